@@ -1,0 +1,38 @@
+"""Typed errors and warnings raised by ntkmixed.
+
+Errors subclass ``ValueError`` so that callers catching the usual Python type keep
+working; warnings subclass ``UserWarning`` via :class:`NtkmixedWarning` so that they can
+be filtered as a family (``warnings.simplefilter("ignore", NtkmixedWarning)``).
+"""
+
+
+class NtkmixedError(ValueError):
+    """Bad input or an impossible request, with a message naming the argument."""
+
+
+class RankDeficientError(NtkmixedError):
+    """The fixed-effect design has aliased (linearly dependent) columns."""
+
+
+class NotPositiveSemidefiniteError(NtkmixedError):
+    """A user-supplied kernel matrix is not positive semi-definite."""
+
+
+class NtkmixedWarning(UserWarning):
+    """Base class of every warning ntkmixed emits."""
+
+
+class ConvergenceWarning(NtkmixedWarning):
+    """An iterative estimator stopped before meeting its tolerance."""
+
+
+class BoundaryWarning(NtkmixedWarning):
+    """A variance component was held at its boundary (zero)."""
+
+
+class DataWarning(NtkmixedWarning):
+    """Rows or columns were dropped, or data were imputed."""
+
+
+class NtkmixedDeprecationWarning(DeprecationWarning):
+    """A feature that will be removed."""

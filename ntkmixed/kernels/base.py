@@ -1,0 +1,109 @@
+"""The kernel base class: a parameter-free description that maps genotype rows to a Gram
+matrix. Variance components belong to the model, never to the kernel.
+
+Subclasses implement :meth:`Kernel.gram` (and, when it is cheaper than the full Gram
+matrix, :meth:`Kernel.gram_diag`). The model talks to kernels only through
+:meth:`train_gram`, :meth:`cross_gram` and :meth:`diag_of`, which receive
+:class:`Samples`; kernels that are not built from genotypes (``Precomputed``) override
+those three instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+NORMALIZATIONS = ("mean-diag", "unit-diag", "none")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The people a kernel is evaluated on: their IDs and standardised genotypes.
+
+    ``Z`` is None when the model has no genotypes (only precomputed kernels).
+    """
+
+    ids: pd.Index
+    Z: np.ndarray | None
+
+
+class Kernel:
+    """Base class of every kernel.
+
+    A kernel is a value: its constructor arguments say everything about it, ``repr``
+    shows them and :meth:`config` returns them as JSON-able data (used by ``save``).
+    """
+
+    #: normalisation applied by the model when the user does not choose one
+    default_normalize: ClassVar[str] = "mean-diag"
+    #: whether the kernel is computed from genotypes
+    needs_genotypes: ClassVar[bool] = True
+
+    def __init__(self, normalize: str | None = None, name: str | None = None):
+        from .._validation import check_option
+
+        self.normalize = check_option(
+            normalize if normalize is not None else self.default_normalize,
+            "normalize", NORMALIZATIONS, type(self).__name__,
+        )
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"The 'name' parameter of {type(self).__name__} must be a non-empty string. Got {name!r}.")
+        self.name = name
+
+    # --- what subclasses implement -------------------------------------------------
+    def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
+        """Un-normalised Gram matrix ``k(Z1[i], Z2[j])`` of standardised genotype rows."""
+        raise NotImplementedError(f"{type(self).__name__} does not define gram()")
+
+    def gram_diag(self, Z: np.ndarray) -> np.ndarray:
+        """``k(Z[i], Z[i])`` for every row; override when cheaper than the full matrix."""
+        return np.array([self.gram(Z[i : i + 1])[0, 0] for i in range(Z.shape[0])])
+
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments that define the kernel (besides normalize and name)."""
+        return {}
+
+    # --- what the model calls ------------------------------------------------------
+    def train_gram(self, train: Samples) -> np.ndarray:
+        return self.gram(self._genotypes(train))
+
+    def cross_gram(self, new: Samples, train: Samples) -> np.ndarray:
+        return self.gram(self._genotypes(new), self._genotypes(train))
+
+    def diag_of(self, samples: Samples) -> np.ndarray:
+        return self.gram_diag(self._genotypes(samples))
+
+    # --- identity ------------------------------------------------------------------
+    @property
+    def component_name(self) -> str:
+        """Name of the variance component this kernel defines in a model."""
+        return self.name or type(self).__name__
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able description: ``{"type": ..., **params, "normalize": ..., "name": ...}``."""
+        return {"type": type(self).__name__, **self.params(), "normalize": self.normalize, "name": self.name}
+
+    def __repr__(self) -> str:
+        shown = dict(self.params())
+        if self.normalize != self.default_normalize:
+            shown["normalize"] = self.normalize
+        if self.name is not None:
+            shown["name"] = self.name
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.config() == self.config()
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+    def _genotypes(self, samples: Samples) -> np.ndarray:
+        if samples.Z is None:
+            raise ValueError(
+                f"{self!r} is computed from genotypes, but no 'genotypes' were given."
+            )
+        return samples.Z

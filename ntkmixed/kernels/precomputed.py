@@ -1,0 +1,147 @@
+"""A kernel matrix supplied by the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import NotPositiveSemidefiniteError, NtkmixedError
+from .base import Kernel, Samples
+
+
+class Precomputed(Kernel):
+    """A user-supplied kernel matrix ``K`` over the people named by ``ids``.
+
+    ``K`` may cover more people than are fitted (for example training plus new people):
+    the model takes the rows and columns of the people it fits, and ``predict`` takes
+    ``K[new, train]``. With ``ids=None`` the rows of ``K`` follow the rows of ``data``.
+
+    The matrix is validated once: square, symmetric, finite and positive semi-definite
+    up to ``tol`` relative to its largest eigenvalue. Default normalisation: ``"none"``.
+    """
+
+    default_normalize = "none"
+    needs_genotypes = False
+
+    def __init__(
+        self,
+        K: Any,
+        ids: Any = None,
+        name: str | None = None,
+        normalize: str | None = None,
+        tol: float = 1e-8,
+    ):
+        super().__init__(normalize=normalize, name=name)
+        matrix = _validated_matrix(K, tol)
+        self.K = matrix
+        self.tol = tol
+        if ids is None and isinstance(K, pd.DataFrame):
+            ids = K.index
+        if ids is not None:
+            ids = pd.Index(ids)
+            if len(ids) != matrix.shape[0]:
+                raise NtkmixedError(
+                    f"The 'ids' argument of Precomputed must have one ID per row of K "
+                    f"({matrix.shape[0]}). Got {len(ids)}."
+                )
+            if ids.has_duplicates:
+                raise NtkmixedError(
+                    f"The 'ids' argument of Precomputed has duplicates: "
+                    f"{ids[ids.duplicated()].unique()[:5].tolist()}."
+                )
+        self.ids = ids
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.K.shape[0]}
+
+    def __repr__(self) -> str:
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Precomputed(<{self.K.shape[0]}×{self.K.shape[1]} matrix>{name})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Precomputed)
+            and other.config() == self.config()
+            and np.array_equal(other.K, self.K)
+            and ((self.ids is None and other.ids is None) or (self.ids is not None and other.ids is not None and self.ids.equals(other.ids)))
+        )
+
+    __hash__ = Kernel.__hash__
+
+    @property
+    def component_name(self) -> str:
+        return self.name or "Precomputed"
+
+    def bind_ids(self, ids: pd.Index) -> "Precomputed":
+        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None)."""
+        if len(ids) != self.K.shape[0]:
+            raise NtkmixedError(
+                f"Precomputed kernel without 'ids' must have one row per row of 'data' "
+                f"({len(ids)}). Got a {self.K.shape[0]}×{self.K.shape[1]} matrix; pass "
+                "ids=... to align it by sample ID."
+            )
+        bound = object.__new__(Precomputed)
+        bound.__dict__.update(self.__dict__)
+        bound.ids = pd.Index(ids)
+        return bound
+
+    def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
+        raise NtkmixedError("A Precomputed kernel is not computed from genotypes; it is indexed by sample ID.")
+
+    def _positions(self, ids: pd.Index, role: str) -> np.ndarray:
+        if self.ids is None:
+            raise NtkmixedError("This Precomputed kernel has no 'ids'; it cannot be indexed by sample ID.")
+        positions = self.ids.get_indexer(ids)
+        if (positions < 0).any():
+            missing = ids[positions < 0][:5].tolist()
+            raise NtkmixedError(
+                f"{int((positions < 0).sum())} {role} sample ID(s) are not in the Precomputed "
+                f"kernel {self.component_name!r}: {missing}."
+            )
+        return positions
+
+    def train_gram(self, train: Samples) -> np.ndarray:
+        rows = self._positions(train.ids, "training")
+        return self.K[np.ix_(rows, rows)]
+
+    def cross_gram(self, new: Samples, train: Samples) -> np.ndarray:
+        return self.K[np.ix_(self._positions(new.ids, "new"), self._positions(train.ids, "training"))]
+
+    def diag_of(self, samples: Samples) -> np.ndarray:
+        return np.diag(self.K)[self._positions(samples.ids, "new")]
+
+
+def _validated_matrix(K: Any, tol: float) -> np.ndarray:
+    try:
+        matrix = np.array(K, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NtkmixedError(
+            f"The 'K' argument of Precomputed must be a numeric square matrix. Got a "
+            f"{type(K).__name__} that cannot be converted to numbers."
+        ) from None
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise NtkmixedError(
+            f"The 'K' argument of Precomputed must be a square matrix. Got shape {matrix.shape}."
+        )
+    if not np.isfinite(matrix).all():
+        raise NtkmixedError(
+            f"The 'K' argument of Precomputed must be finite. Got {int((~np.isfinite(matrix)).sum())} "
+            "NaN or infinite entries."
+        )
+    scale = max(float(np.abs(matrix).max()), 1e-300)
+    asymmetry = float(np.abs(matrix - matrix.T).max())
+    if asymmetry > 1e-8 * scale:
+        raise NtkmixedError(
+            f"The 'K' argument of Precomputed must be symmetric. Got max |K - Kᵀ| = {asymmetry:.3g}."
+        )
+    matrix = (matrix + matrix.T) / 2.0
+    eigenvalues = np.linalg.eigvalsh(matrix)
+    if eigenvalues[0] < -tol * max(eigenvalues[-1], 1e-300):
+        raise NotPositiveSemidefiniteError(
+            "The 'K' argument of Precomputed must be positive semi-definite. Got smallest "
+            f"eigenvalue {eigenvalues[0]:.6g} (largest {eigenvalues[-1]:.6g}, tolerance "
+            f"{tol:g} relative)."
+        )
+    return matrix
