@@ -1,0 +1,135 @@
+"""Restricted maximum likelihood (DESIGN §2).
+
+REML log-likelihood of the error contrasts (orthonormal A with AᵀX = 0):
+
+    ℓ(θ) = −½ [ (n−k) log 2π + log|V| + log|XᵀV⁻¹X| − log|XᵀX| + yᵀPy ]
+
+* one kernel: V = τ (h K + (1−h) I); τ is profiled out (τ̂ = yᵀP_h y / (n−k)) and h is
+  found by a grid plus bounded Brent search, all on one eigendecomposition of K;
+* several kernels: AI-REML (average information, as GCTA) with step halving, from the
+  MINQUE0 start.
+
+The covariance of θ̂ is the inverse Fisher information 2 S⁻¹, S_ij = tr(P K_i P K_j).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from .minque import _floor, minque0
+from .states import DenseProblem, SpectralProblem, make_problem
+from .variance_fit import VarianceFit
+
+_H_MAX = 1.0 - 1e-7
+
+
+def reml(
+    y: np.ndarray,
+    X: np.ndarray,
+    kernels: list[np.ndarray],
+    constrain: bool = True,
+    tol: float = 1e-8,
+    max_iter: int = 200,
+    problem=None,
+) -> VarianceFit:
+    problem = problem or make_problem(y, X, kernels)
+    if isinstance(problem, SpectralProblem):
+        return _reml_spectral(problem, constrain)
+    return _reml_ai(problem, y, X, kernels, constrain, tol, max_iter)
+
+
+def _profile(problem: SpectralProblem, h: float) -> tuple[float, float]:
+    """(profiled REML log-likelihood, τ̂) at heritability-like parameter h."""
+    state = problem.state(np.array([h, 1.0 - h]))
+    dof = problem.n - problem.k
+    quad = float(problem.y_rot @ state.p_rot)
+    tau = quad / dof
+    if tau <= 0 or np.any(state.d <= 0):
+        return -np.inf, tau
+    sign, logdet_xvx = np.linalg.slogdet(state.XtViX) if problem.k else (1.0, 0.0)
+    loglik = -0.5 * (
+        dof * (np.log(2 * np.pi) + 1.0 + np.log(tau))
+        + np.sum(np.log(state.d)) + logdet_xvx - problem.logdet_xtx
+    )
+    return float(loglik), tau
+
+
+def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
+    h_min = 0.0
+    if not constrain:
+        s_max = float(problem.s.max())
+        if s_max > 1.0:  # smallest h with every d = 1 + h (s − 1) still positive
+            h_min = -1.0 / (s_max - 1.0) * (1.0 - 1e-6)
+    grid = np.concatenate([np.linspace(h_min, _H_MAX, 101)])
+    values = np.array([_profile(problem, h)[0] for h in grid])
+    best = int(np.argmax(values))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+    result = minimize_scalar(
+        lambda h: -_profile(problem, h)[0], bounds=(lo, hi), method="bounded",
+        options={"xatol": 1e-10, "maxiter": 500},
+    )
+    h = float(result.x) if -result.fun >= values[best] else float(grid[best])
+    loglik, tau = _profile(problem, h)
+    theta = np.array([tau * h, tau * (1.0 - h)])
+    boundary = np.array([constrain and h <= 1e-9, h >= _H_MAX - 1e-9])
+    if boundary[0]:
+        theta[0] = 0.0
+    state = problem.state(np.maximum(theta, _floor_from(problem, tau)))
+    cov = 2.0 * np.linalg.inv(state.S())
+    return VarianceFit(
+        theta, cov, "reml", bool(result.success), int(result.nfev), 0.0, boundary, constrain, loglik
+    )
+
+
+def _floor_from(problem, tau: float) -> float:
+    return 1e-6 * tau
+
+
+def _reml_ai(problem: DenseProblem, y, X, kernels, constrain, tol, max_iter) -> VarianceFit:
+    floor = _floor(y)
+    theta = np.maximum(minque0(y, X, kernels, constrain=False, problem=problem).theta, floor * 100)
+    fixed = np.zeros(theta.size, dtype=bool)
+    state = problem.state(theta)
+    loglik = state.reml_loglik()
+    converged = False
+    change = np.inf
+    history = [theta.copy()]
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        score, ai = state.score_and_ai()
+        free = ~fixed
+        step = np.zeros_like(theta)
+        step[free] = np.linalg.solve(ai[np.ix_(free, free)], score[free])
+        factor = 1.0
+        while True:
+            proposal = theta + factor * step
+            if constrain:
+                hit = (proposal < floor) & free
+                hit[-1] = False
+                proposal = np.where(hit, floor, proposal)
+            proposal[-1] = max(proposal[-1], floor)
+            new_state = problem.state(proposal)
+            new_loglik = new_state.reml_loglik()
+            if np.isfinite(new_loglik) and new_loglik >= loglik - 1e-10 * abs(loglik):
+                break
+            factor /= 2.0
+            if factor < 1e-6:
+                new_state, new_loglik, proposal = state, loglik, theta
+                break
+        if constrain:
+            fixed |= (proposal <= floor) & (np.arange(theta.size) < theta.size - 1)
+        change = float(np.max(np.abs(proposal - theta)) / max(np.sum(np.abs(proposal)), floor))
+        loglik_change = new_loglik - loglik
+        theta, state, loglik = proposal, new_state, new_loglik
+        history.append(theta.copy())
+        if change < tol or (abs(loglik_change) < 1e-10 and change < 1e-6):
+            converged = True
+            break
+    boundary = fixed.copy()
+    theta = np.where(boundary, 0.0, theta)
+    cov = 2.0 * np.linalg.inv(state.S())
+    return VarianceFit(
+        theta, cov, "reml", converged, iteration, change, boundary, constrain,
+        problem.state(np.maximum(theta, floor)).reml_loglik() if boundary.any() else loglik, history,
+    )
