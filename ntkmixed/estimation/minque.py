@@ -83,9 +83,9 @@ def minque1(
     max_iter: int = 200,
     problem=None,
 ) -> VarianceFit:
-    """Iterated MINQUE from the MINQUE0 start; negatives lifted to 1e-6·var(y) as weights.
+    """Iterated MINQUE from the MINQUE0 start (negatives lifted to 1e-6·var(y) as weights).
 
-    Converged when max_i |θ_i − α_i| / Σ θ falls below ``tol``.
+    Converged when successive estimates differ by less than ``tol`` relative to Σ|θ|.
     """
     problem = problem or make_problem(y, X, kernels)
     floor = _floor(y)
@@ -95,14 +95,16 @@ def minque1(
     change = np.inf
     converged = False
     theta, boundary = start, np.zeros(start.size, dtype=bool)
+    previous = alpha
     iteration = 0
     for iteration in range(1, max_iter + 1):
         state = problem.state(alpha)
         S = state.S()
         theta, boundary = solve_nonnegative(S, state.q(), constrain)
         history.append(theta.copy())
-        change = float(np.max(np.abs(theta - alpha)) / max(np.sum(np.abs(theta)), floor))
-        alpha = np.maximum(theta, floor)
+        change = float(np.max(np.abs(theta - previous)) / max(np.sum(np.abs(theta)), floor))
+        previous = theta
+        alpha = _prior_weights(theta, floor)
         if change < tol:
             converged = True
             break
@@ -112,6 +114,14 @@ def minque1(
         theta, cov, "minque1", converged, iteration, change, boundary, constrain,
         _loglik_at(problem, theta), history,
     )
+
+
+def _prior_weights(theta: np.ndarray, floor: float) -> np.ndarray:
+    """Weights for the next MINQUE step: components held at zero keep weight zero (V stays
+    positive definite through the residual); negative ones are lifted to ``floor``."""
+    alpha = np.where(theta < 0, floor, theta)
+    alpha[-1] = max(alpha[-1], floor)
+    return alpha
 
 
 def _loglik_at(problem, theta: np.ndarray) -> float:

@@ -105,9 +105,9 @@ def _reml_ai(problem: DenseProblem, y, X, kernels, constrain, tol, max_iter) -> 
         while True:
             proposal = theta + factor * step
             if constrain:
-                hit = (proposal < floor) & free
+                hit = (proposal < 0) & free
                 hit[-1] = False
-                proposal = np.where(hit, floor, proposal)
+                proposal = np.where(hit, 0.0, proposal)
             proposal[-1] = max(proposal[-1], floor)
             new_state = problem.state(proposal)
             new_loglik = new_state.reml_loglik()
@@ -118,12 +118,12 @@ def _reml_ai(problem: DenseProblem, y, X, kernels, constrain, tol, max_iter) -> 
                 new_state, new_loglik, proposal = state, loglik, theta
                 break
         if constrain:
-            fixed |= (proposal <= floor) & (np.arange(theta.size) < theta.size - 1)
+            fixed |= (proposal <= 0) & (np.arange(theta.size) < theta.size - 1)
         change = float(np.max(np.abs(proposal - theta)) / max(np.sum(np.abs(proposal)), floor))
         loglik_change = new_loglik - loglik
         theta, state, loglik = proposal, new_state, new_loglik
         history.append(theta.copy())
-        if change < tol or (abs(loglik_change) < 1e-10 and change < 1e-6):
+        if change < tol or (abs(loglik_change) < 1e-12 * max(abs(loglik), 1.0) and change < 1e-7):
             converged = True
             break
     boundary = fixed.copy()
@@ -131,5 +131,5 @@ def _reml_ai(problem: DenseProblem, y, X, kernels, constrain, tol, max_iter) -> 
     cov = 2.0 * np.linalg.inv(state.S())
     return VarianceFit(
         theta, cov, "reml", converged, iteration, change, boundary, constrain,
-        problem.state(np.maximum(theta, floor)).reml_loglik() if boundary.any() else loglik, history,
+        loglik, history,
     )
