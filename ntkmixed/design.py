@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from .exceptions import DataWarning, NtkmixedError, RankDeficientError
+from .exceptions import warn, DataWarning, NtkmixedError, RankDeficientError
 from .genotypes import Standardization, coerce_genotypes, standardize
 from .kernels.base import Samples
 
@@ -200,7 +200,7 @@ def build_design(
 
     if sum(dropped.values()) and where != "quiet":
         detail = ", ".join(f"{count} {reason}" for reason, count in dropped.items())
-        warnings.warn(f"Dropped {sum(dropped.values())} of {n_input} rows ({detail}).", DataWarning, stacklevel=3)
+        warn(f"Dropped {sum(dropped.values())} of {n_input} rows ({detail}).", DataWarning)
 
     _check_response(y, where)
     n_parameters = X.shape[1] + n_parameters_extra

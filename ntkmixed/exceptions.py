@@ -36,3 +36,19 @@ class DataWarning(NtkmixedWarning):
 
 class NtkmixedDeprecationWarning(DeprecationWarning):
     """A feature that will be removed."""
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Issue a warning attributed to the first caller outside ntkmixed (so users see
+    their own line, however deep inside the package the warning arose)."""
+    import os
+    import sys
+    import warnings
+
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

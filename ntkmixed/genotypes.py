@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataWarning, NtkmixedError
+from .exceptions import warn, DataWarning, NtkmixedError
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,7 @@ def standardize(
         )
     dropped = int((~kept).sum())
     if dropped and not quiet:
-        warnings.warn(
-            f"Dropped {dropped} monomorphic or all-missing SNP(s) of {kept.size}.",
-            DataWarning,
-            stacklevel=2,
-        )
+        warn(f"Dropped {dropped} monomorphic or all-missing SNP(s) of {kept.size}.", DataWarning)
     standardization = Standardization(
         means=np.where(np.isfinite(means), means, 0.0),
         sds=np.where(kept, sds, 1.0),

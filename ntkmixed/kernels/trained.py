@@ -41,11 +41,10 @@ def as_kernel_list(kernel: Any, where: str = "fit") -> list[Kernel]:
                 f"The 'kernel' argument of {where} must be ntkmixed kernel objects (GRM(), "
                 f"NTK(...), Precomputed(K), ...). Got {type(item).__name__}."
             )
-    names = [k.component_name for k in kernels]
     explicit = [k.name for k in kernels if k.name is not None]
     if len(set(explicit)) != len(explicit):
         raise NtkmixedError(f"Kernel names must be unique. Got {explicit}.")
-    return kernels if len(set(names)) == len(names) else kernels
+    return kernels
 
 
 def component_names(kernels: list[Kernel]) -> list[str]:

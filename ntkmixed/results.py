@@ -1,0 +1,275 @@
+"""Results of a kernel LMM fit: labelled pandas views of the estimates, prediction for new
+people, and saving.
+
+Arrays computed at the estimates (β̂, its covariance, Py, BLUPs and their prediction-error
+variances) are stored when the results are created; every labelled view is a cached
+property built from them, so saved-and-loaded results behave exactly like fresh ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import Design
+from .estimation import VarianceFit
+from .exceptions import NtkmixedError
+from .kernels.trained import TrainedKernel
+
+H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
+
+
+@dataclass
+class FitArrays:
+    """What the estimates imply, on the training people (positions = rows of y)."""
+
+    beta: np.ndarray
+    cov_beta: np.ndarray
+    Py: np.ndarray
+    blup: np.ndarray  # n × c
+    pev: np.ndarray  # n × c
+    pev_total: np.ndarray  # n
+
+
+class LMMResults:
+    """Results of :func:`ntkmixed.fit`."""
+
+    def __init__(
+        self,
+        design: Design,
+        trained_kernels: list[TrainedKernel],
+        component_names: list[str],
+        variance_fit: VarianceFit,
+        arrays: FitArrays,
+    ):
+        self.design = design
+        self.trained_kernels = trained_kernels
+        self.component_names = list(component_names)
+        self.variance_fit = variance_fit
+        self.arrays = arrays
+
+    @classmethod
+    def from_fit(cls, model, variance_fit: VarianceFit, state) -> "LMMResults":
+        c = len(model.component_names)
+        arrays = FitArrays(
+            beta=state.beta(),
+            cov_beta=state.cov_beta(),
+            Py=state.Py(),
+            blup=np.column_stack([state.blup(i) for i in range(c)]),
+            pev=np.column_stack([state.pev(i) for i in range(c)]),
+            pev_total=state.total_pev(),
+        )
+        return cls(model.design, model.trained_kernels, model.component_names, variance_fit, arrays)
+
+    # --- identity and diagnostics ---------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.variance_fit.method
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.variance_fit.converged)
+
+    @property
+    def iterations(self) -> int:
+        return int(self.variance_fit.iterations)
+
+    @property
+    def constrain(self) -> bool:
+        return bool(self.variance_fit.constrain)
+
+    @property
+    def nobs(self) -> int:
+        return int(self.design.n)
+
+    @property
+    def n_dropped(self) -> int:
+        return self.design.n_dropped
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        return dict(self.design.dropped)
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula
+
+    @property
+    def kernels(self) -> list:
+        return [t.kernel for t in self.trained_kernels]
+
+    @property
+    def loglik(self) -> float:
+        """REML log-likelihood at the estimates (NaN where V̂ is not positive definite)."""
+        return float(self.variance_fit.loglik)
+
+    @cached_property
+    def boundary(self) -> pd.Series:
+        return pd.Series(self.variance_fit.boundary.astype(bool), index=self._vc_index, name="boundary")
+
+    # --- fixed effects ----------------------------------------------------------------
+    @cached_property
+    def params(self) -> pd.Series:
+        return pd.Series(self.arrays.beta, index=self.design.column_names, name="coef")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Cov(β̂) = (XᵀV̂⁻¹X)⁻¹."""
+        names = self.design.column_names
+        return pd.DataFrame(self.arrays.cov_beta, index=names, columns=names)
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.arrays.cov_beta)), index=self.design.column_names, name="se")
+
+    @cached_property
+    def zvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @cached_property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.params.index, name="p")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals for the fixed effects."""
+        if not 0 < alpha < 1:
+            raise NtkmixedError(f"The 'alpha' parameter of conf_int must be in (0, 1). Got {alpha!r}.")
+        z = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame(
+            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
+        )
+
+    @cached_property
+    def fixed_effects(self) -> pd.DataFrame:
+        """Coefficient table: coef, se, z, p and the 95% interval."""
+        ci = self.conf_int()
+        return pd.DataFrame(
+            {"coef": self.params, "se": self.bse, "z": self.zvalues, "p": self.pvalues,
+             "ci_lower": ci["lower"], "ci_upper": ci["upper"]}
+        )
+
+    # --- variance components and heritability ----------------------------------------
+    @property
+    def _vc_index(self) -> list[str]:
+        return self.component_names + ["residual"]
+
+    @cached_property
+    def variance_components(self) -> pd.DataFrame:
+        theta = self.variance_fit.theta
+        se = np.sqrt(np.clip(np.diag(self.variance_fit.cov), 0, None))
+        return pd.DataFrame({"estimate": theta, "se": se}, index=pd.Index(self._vc_index, name="component"))
+
+    @cached_property
+    def variance_components_cov(self) -> pd.DataFrame:
+        return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
+
+    def _delta(self, gradient: np.ndarray) -> float:
+        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
+
+    @cached_property
+    def heritability(self) -> pd.DataFrame:
+        """Per-component h² with delta-method SEs (GCTA's formula)."""
+        theta = self.variance_fit.theta
+        total = theta.sum()
+        rows = []
+        for k in range(theta.size - 1):
+            gradient = -theta[k] / total**2 * np.ones(theta.size)
+            gradient[k] += 1.0 / total
+            rows.append((theta[k] / total, self._delta(gradient)))
+        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
+
+    @cached_property
+    def h2(self) -> float:
+        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
+        theta = self.variance_fit.theta
+        return float(theta[:-1].sum() / theta.sum())
+
+    @cached_property
+    def h2_se(self) -> float:
+        theta = self.variance_fit.theta
+        total, genetic = theta.sum(), theta[:-1].sum()
+        gradient = np.full(theta.size, -genetic / total**2)
+        gradient[:-1] += 1.0 / total
+        return self._delta(gradient)
+
+    @property
+    def implied_lambda(self) -> float:
+        """Ridge parameter λ = σ²_e / σ²_g implied by a single-kernel fit (KRR with this λ
+        gives the same predictions; Ge & Lu, Proposition 1)."""
+        if len(self.component_names) != 1:
+            raise NtkmixedError("implied_lambda is defined for single-kernel models only.")
+        sigma_g, sigma_e = self.variance_fit.theta
+        return float(sigma_e / sigma_g) if sigma_g > 0 else float("inf")
+
+    # --- random effects -----------------------------------------------------------
+    @cached_property
+    def blup_components(self) -> pd.DataFrame:
+        """ĝ_k = σ̂²_k K_k P̂ y for each genetic component, by sample ID."""
+        return pd.DataFrame(self.arrays.blup, index=self.design.ids, columns=self.component_names)
+
+    @cached_property
+    def blup(self) -> pd.Series:
+        """Total genetic value Σ_k ĝ_k, by sample ID."""
+        return pd.Series(self.arrays.blup.sum(axis=1), index=self.design.ids, name="blup")
+
+    @cached_property
+    def blup_pev(self) -> pd.DataFrame:
+        """Prediction-error variances Var(g − ĝ) per component and for the total."""
+        frame = pd.DataFrame(self.arrays.pev, index=self.design.ids, columns=self.component_names)
+        frame["total"] = self.arrays.pev_total
+        return frame
+
+    @cached_property
+    def fitted(self) -> pd.Series:
+        """Xβ̂ + Σ_k ĝ_k (conditional fitted values, as lme4's ``fitted``)."""
+        values = self.design.X @ self.arrays.beta + self.arrays.blup.sum(axis=1)
+        return pd.Series(values, index=self.design.ids, name="fitted")
+
+    @cached_property
+    def resid(self) -> pd.Series:
+        return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.ids, name="resid")
+
+    # --- prediction -----------------------------------------------------------------
+    def predict(self, newdata: pd.DataFrame | None = None, genotypes: Any = None, allow_new_levels: bool = False) -> pd.Series:
+        """ŷ* = X*β̂ + Σ_k σ̂²_k K_k(*, train) V̂⁻¹(y − Xβ̂), never transductive.
+
+        Without ``newdata``: the fitted values. Unseen factor levels raise unless
+        ``allow_new_levels=True`` (they then get the reference level's fixed effect).
+        Rows with missing covariates predict NaN.
+        """
+        if newdata is None:
+            if genotypes is not None:
+                raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
+            return self.fitted.rename("predicted")
+        X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
+        new_samples = self.design.new_samples(newdata.index, genotypes)
+        genetic = np.zeros(len(newdata))
+        for weight, trained in zip(self.variance_fit.theta[:-1], self.trained_kernels):
+            genetic += weight * (trained.cross(new_samples, self.design.samples) @ self.arrays.Py)
+        values = X_new.to_numpy() @ self.arrays.beta + genetic
+        return pd.Series(values, index=newdata.index, name="predicted")
+
+    # --- presentation and persistence -------------------------------------------------
+    def summary(self):
+        from .summary import lmm_summary
+
+        return lmm_summary(self)
+
+    def save(self, path) -> None:
+        """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
+        :func:`ntkmixed.load`."""
+        from .io import save_lmm
+
+        save_lmm(self, path)
+
+    def __repr__(self) -> str:
+        kernels = ", ".join(map(repr, self.kernels))
+        return (
+            f"<LMMResults {self.formula!r} kernel=[{kernels}] method={self.method} n={self.nobs} "
+            f"h2={self.h2:.3f} (SE {self.h2_se:.3f})>"
+        )

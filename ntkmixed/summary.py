@@ -1,0 +1,91 @@
+"""Summaries: an object whose ``str()`` is a text report, ``_repr_html_`` an HTML one, and
+whose ``tables`` are DataFrames (which R converts directly)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .results import H2_DEFINITION
+
+
+@dataclass
+class Summary:
+    """A titled report: key/value facts, named tables and notes."""
+
+    title: str
+    info: list[tuple[str, str]]
+    tables: dict[str, pd.DataFrame]
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        width = 78
+        lines = [self.title.center(width), "=" * width]
+        key_width = max((len(k) for k, _ in self.info), default=0)
+        lines += [f"{k + ':':<{key_width + 1}} {v}" for k, v in self.info]
+        for name, table in self.tables.items():
+            lines += ["-" * width, name.replace("_", " ").capitalize(), "-" * width]
+            lines.append(table.to_string(float_format=_format_number))
+        lines.append("=" * width)
+        lines += self.notes
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h4>{html.escape(self.title)}</h4>", "<table>"]
+        parts += [f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self.info]
+        parts.append("</table>")
+        for name, table in self.tables.items():
+            parts.append(f"<h5>{html.escape(name.replace('_', ' ').capitalize())}</h5>")
+            parts.append(table.to_html(float_format=_format_number, border=0))
+        parts += [f"<p><small>{html.escape(n)}</small></p>" for n in self.notes]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _format_number(value: float) -> str:
+    if value == 0 or 1e-4 <= abs(value) < 1e6:
+        return f"{value:.4f}"
+    return f"{value:.3e}"
+
+
+def dropped_text(n_input: int, dropped: dict[str, int]) -> str:
+    total = sum(dropped.values())
+    if not total:
+        return "0"
+    return f"{total} of {n_input} (" + ", ".join(f"{c} {r}" for r, c in dropped.items()) + ")"
+
+
+def lmm_summary(results) -> Summary:
+    fit = results.variance_fit
+    kernels = "; ".join(f"{name} = {kernel!r} [{t.normalization.rule}]" for name, kernel, t in zip(
+        results.component_names, results.kernels, results.trained_kernels))
+    boundary = [n for n, b in results.boundary.items() if b]
+    info = [
+        ("Model", "Kernel linear mixed model"),
+        ("Formula", results.formula),
+        ("Kernels", kernels),
+        ("Method", f"{results.method} ({'components constrained >= 0' if results.constrain else 'unconstrained'})"),
+        ("Observations", str(results.nobs)),
+        ("Rows dropped", dropped_text(results.design.n_input, results.design.dropped)),
+        ("Converged", f"{'Yes' if results.converged else 'No'} ({fit.iterations} iterations)"),
+        ("At boundary", ", ".join(boundary) if boundary else "none"),
+        ("REML log-likelihood", f"{results.loglik:.4f}"),
+        ("Heritability h²", f"{results.h2:.4f} (SE {results.h2_se:.4f})"),
+    ]
+    heritability = results.heritability
+    tables = {
+        "fixed_effects": results.fixed_effects,
+        "variance_components": results.variance_components,
+        "heritability": heritability,
+    }
+    notes = [
+        f"h² definition: {H2_DEFINITION}; a share of phenotypic variance when kernels have mean diagonal 1.",
+        "SEs of variance components: " + (
+            "inverse Fisher information." if results.method == "reml" else "sandwich S⁻¹ Var(q) S⁻¹ under normality."
+        ) + " h² SE by the delta method.",
+    ]
+    return Summary("Kernel LMM results", info, tables, notes)
