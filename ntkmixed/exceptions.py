@@ -34,6 +34,10 @@ class DataWarning(NtkmixedWarning):
     """Rows or columns were dropped, or data were imputed."""
 
 
+class IdentifiabilityWarning(NtkmixedWarning):
+    """The model cannot separate two sources of variance (e.g. the mean and the residual)."""
+
+
 class NtkmixedDeprecationWarning(DeprecationWarning):
     """A feature that will be removed."""
 
@@ -46,7 +50,7 @@ def warn(message: str, category: type[Warning]) -> None:
     import warnings
 
     package_dir = os.path.dirname(os.path.abspath(__file__))
-    level = 1
+    level = 2  # stacklevel 2 is warn()'s caller
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package_dir):
         frame = frame.f_back

@@ -139,7 +139,7 @@ def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
         "formula": design.formula, "response_name": design.response_name,
         "column_names": design.column_names, "n_input": design.n_input,
         "dropped": design.dropped, "id_kind": id_kind, "covariates": columns,
-        "n_unused_genotype_rows": design.n_unused_genotype_rows,
+        "n_unused_genotype_rows": design.n_unused_genotype_rows, "id_name": design.ids.name,
         "snp_names": design.snp_names,
     }
     arrays.update({"y": design.y, "X": design.X, "ids": ids})
@@ -151,7 +151,7 @@ def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
-    ids = index_from_array(arrays["ids"], meta["id_kind"])
+    ids = index_from_array(arrays["ids"], meta["id_kind"]).rename(meta.get("id_name"))
     covariates = frame_from_arrays(meta["covariates"], arrays, "covariate_", ids)
     rhs = Formula(meta["formula"]).rhs
     spec = model_matrix(rhs, covariates.reset_index(drop=True)).model_spec

@@ -11,7 +11,7 @@ import numpy as np
 from ._validation import check_option, check_positive_float, check_positive_int
 from .design import Design, build_design
 from .estimation import ESTIMATORS, make_problem
-from .exceptions import warn, BoundaryWarning, ConvergenceWarning, NtkmixedError
+from .exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
 from .kernels.base import Kernel
 from .kernels.grm import GRM
 from .kernels.precomputed import Precomputed
@@ -50,7 +50,9 @@ class KernelLMM:
             )
         design = build_design(formula, data, genotypes, "fit", n_parameters_extra=len(kernels) + 1)
         kernels = [_with_progress(_bind(k, data), progress) for k in kernels]
-        return cls(design, train_kernels(kernels, design.samples), names)
+        trained = train_kernels(kernels, design.samples)
+        _warn_if_mean_is_unidentified(design, trained, names)
+        return cls(design, trained, names)
 
     def fit(
         self,
@@ -112,6 +114,27 @@ def fit(
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
     return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter)
+
+
+def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:
+    """Kernels of centred genotypes are singular along the all-ones vector. Without an
+    intercept, the mean of y can then only be carried by the residual, and for a centred y
+    the REML likelihood grows without bound as σ²_e → 0 (h² → 1)."""
+    ones = np.ones(design.n)
+    X = design.X
+    if X.shape[1]:
+        ones = ones - X @ np.linalg.lstsq(X, ones, rcond=None)[0]
+    if np.linalg.norm(ones) < 1e-8 * np.sqrt(design.n):
+        return
+    for name, t in zip(names, trained):
+        if np.linalg.norm(t.matrix @ ones) <= 1e-8 * np.linalg.norm(t.matrix) * np.linalg.norm(ones):
+            warn(
+                f"Kernel {name!r} is singular along the all-ones vector (centred genotypes) and the "
+                "formula has no intercept: the mean of y is confounded with the residual and, for "
+                "a centred y, the REML likelihood is unbounded as σ²_e → 0 (h² → 1). Add an "
+                "intercept ('y ~ 1 + ...').",
+                IdentifiabilityWarning,
+            )
 
 
 def _bind(kernel: Kernel, data: Any) -> Kernel:

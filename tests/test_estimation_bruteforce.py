@@ -1,0 +1,140 @@
+"""Estimators against dense textbook formulas written out independently on small n."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.optimize
+import scipy.stats
+
+from ntkmixed.estimation import DenseProblem, SpectralProblem, minque0, minque1, reml
+
+
+def _problem(n=50, seed=1, with_covariate=True, two_kernels=False):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, 2 * n // 3))
+    K1 = Z @ Z.T / Z.shape[1]
+    X = np.ones((n, 1)) if not with_covariate else np.column_stack([np.ones(n), rng.standard_normal(n)])
+    kernels = [K1]
+    V = 0.6 * K1 + 0.5 * np.eye(n)
+    if two_kernels:
+        groups = rng.integers(0, 8, n)  # unbalanced groups
+        K2 = (groups[:, None] == groups[None, :]).astype(float)
+        kernels.append(K2)
+        V = V + 0.3 * K2
+    y = X @ np.arange(1.0, X.shape[1] + 1) + rng.multivariate_normal(np.zeros(n), V)
+    return y, X, kernels
+
+
+def _P(V, X):
+    Vi = np.linalg.inv(V)
+    return Vi - Vi @ X @ np.linalg.inv(X.T @ Vi @ X) @ X.T @ Vi
+
+
+def _brute_minque(y, X, kernels, alpha):
+    mats = kernels + [np.eye(y.size)]
+    Va = sum(a * K for a, K in zip(alpha, mats))
+    P = _P(Va, X)
+    S = np.array([[np.trace(P @ Ki @ P @ Kj) for Kj in mats] for Ki in mats])
+    q = np.array([y @ P @ Ki @ P @ y for Ki in mats])
+    return np.linalg.solve(S, q), S, P, mats
+
+
+def _brute_reml_loglik(y, X, kernels, theta):
+    """Log-density of orthonormal error contrasts Aᵀy, A spanning the null space of Xᵀ."""
+    mats = kernels + [np.eye(y.size)]
+    V = sum(t * K for t, K in zip(theta, mats))
+    A = scipy.linalg.null_space(X.T)
+    return scipy.stats.multivariate_normal(np.zeros(A.shape[1]), A.T @ V @ A).logpdf(A.T @ y)
+
+
+@pytest.mark.parametrize("two_kernels", [False, True])
+@pytest.mark.parametrize("with_covariate", [False, True])
+def test_minque0_solves_the_dense_equations(two_kernels, with_covariate):
+    y, X, kernels = _problem(with_covariate=with_covariate, two_kernels=two_kernels)
+    alpha = np.zeros(len(kernels) + 1)
+    alpha[-1] = 1.0
+    expected, S, P, mats = _brute_minque(y, X, kernels, alpha)
+    fit = minque0(y, X, kernels, constrain=False)
+    np.testing.assert_allclose(fit.theta, expected, rtol=1e-9, atol=1e-12)
+    # sandwich covariance S⁻¹ Var(q) S⁻¹ with Var(q)_ij = 2 tr(P K_i P V̂ P K_j P V̂)
+    V_hat = sum(t * K for t, K in zip(fit.theta, mats))
+    var_q = np.array([[2 * np.trace(P @ Ki @ P @ V_hat @ P @ Kj @ P @ V_hat) for Kj in mats] for Ki in mats])
+    S_inv = np.linalg.inv(S)
+    np.testing.assert_allclose(fit.cov, S_inv @ var_q @ S_inv, rtol=1e-8)
+
+
+@pytest.mark.parametrize("two_kernels", [False, True])
+def test_iterated_minque_is_a_fixed_point_and_equals_reml(two_kernels):
+    y, X, kernels = _problem(two_kernels=two_kernels, seed=3)
+    fit = minque1(y, X, kernels, constrain=False)
+    assert fit.converged
+    again, *_ = _brute_minque(y, X, kernels, fit.theta)
+    np.testing.assert_allclose(again, fit.theta, rtol=1e-6)
+    fit_reml = reml(y, X, kernels, constrain=False)
+    np.testing.assert_allclose(fit_reml.theta, fit.theta, rtol=1e-5)
+    # at the fixed point the sandwich is twice the inverse of S (inverse Fisher information)
+    _, S, _, _ = _brute_minque(y, X, kernels, fit.theta)
+    np.testing.assert_allclose(fit.cov, 2 * np.linalg.inv(S), rtol=1e-5)
+
+
+@pytest.mark.parametrize("two_kernels", [False, True])
+def test_reml_maximises_the_multivariate_normal_contrast_likelihood(two_kernels):
+    y, X, kernels = _problem(two_kernels=two_kernels, seed=5)
+    fit = reml(y, X, kernels)
+    assert np.isclose(fit.loglik, _brute_reml_loglik(y, X, kernels, fit.theta), rtol=1e-10)
+    # a general-purpose optimiser on the brute-force likelihood finds no better point
+    result = scipy.optimize.minimize(
+        lambda log_theta: -_brute_reml_loglik(y, X, kernels, np.exp(log_theta)),
+        np.log(np.maximum(fit.theta, 1e-3)) + 0.2, method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+    )
+    assert -result.fun <= fit.loglik + 1e-6
+    np.testing.assert_allclose(np.exp(result.x), fit.theta, rtol=2e-3, atol=1e-6)
+
+
+def test_spectral_and_dense_engines_agree_everywhere():
+    y, X, kernels = _problem(seed=7)
+    spectral, dense = SpectralProblem(y, X, kernels[0]), DenseProblem(y, X, kernels)
+    weights, theta = np.array([0.8, 0.3]), np.array([0.4, 0.7])
+    a, b = spectral.state(weights), dense.state(weights)
+    for name in ["S", "q", "reml_loglik", "beta", "cov_beta", "Py", "total_blup", "total_pev"]:
+        np.testing.assert_allclose(np.asarray(getattr(a, name)()), np.asarray(getattr(b, name)()), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.var_q(theta), b.var_q(theta), rtol=1e-9)
+
+
+def test_blup_and_pev_match_dense_conditional_distribution():
+    y, X, kernels = _problem(seed=9, two_kernels=True)
+    fit = reml(y, X, kernels)
+    theta = fit.theta
+    state = DenseProblem(y, X, kernels).state(theta)
+    mats = kernels + [np.eye(y.size)]
+    V = sum(t * K for t, K in zip(theta, mats))
+    P = _P(V, X)
+    for k, K in enumerate(kernels):
+        np.testing.assert_allclose(state.blup(k), theta[k] * K @ P @ y, rtol=1e-9)
+        pev = np.diag(theta[k] * K - theta[k] ** 2 * K @ P @ K)
+        np.testing.assert_allclose(state.pev(k), pev, rtol=1e-8, atol=1e-12)
+
+
+def test_constrained_estimates_hold_negative_components_at_zero():
+    rng = np.random.default_rng(11)
+    n = 80
+    Z = rng.standard_normal((n, 40))
+    K = Z @ Z.T / 40
+    X = np.ones((n, 1))
+    y = rng.standard_normal(n)  # no genetic signal: unbiased estimates are often negative
+    for seed in range(20):
+        y = np.random.default_rng(seed).standard_normal(n)
+        free = minque0(y, X, [K], constrain=False)
+        if free.theta[0] < 0:
+            break
+    else:
+        pytest.skip("no negative MINQUE0 estimate drawn")
+    held = minque0(y, X, [K], constrain=True)
+    assert held.theta[0] == 0 and held.boundary[0]
+    # with σ²_g = 0 the residual solves the remaining equation exactly
+    S = DenseProblem(y, X, [K]).state(np.array([0.0, 1.0]))
+    assert np.isclose(held.theta[1], S.q()[1] / S.S()[1, 1])
+    assert reml(y, X, [K]).boundary[0]
