@@ -25,9 +25,9 @@ class Normalization:
     train_diag: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, rule: str, K_train: np.ndarray) -> tuple["Normalization", np.ndarray]:
+    def fit(cls, rule: str, K_train: np.ndarray, in_place: bool = False) -> tuple["Normalization", np.ndarray]:
         """Learn the constants from the training Gram matrix; return them and the
-        normalised matrix."""
+        normalised matrix (``K_train`` itself, overwritten, when ``in_place``)."""
         diag = np.diag(K_train).copy()
         if rule == "none":
             return cls("none"), K_train
@@ -37,6 +37,9 @@ class Normalization:
                 raise NtkmixedError(
                     f"Cannot apply 'mean-diag' normalisation: the kernel's mean diagonal is {scale!r}."
                 )
+            if in_place:
+                K_train /= scale
+                return cls("mean-diag", scale=scale), K_train
             return cls("mean-diag", scale=scale), K_train / scale
         if rule == "unit-diag":
             if np.any(diag <= 0):
@@ -45,6 +48,10 @@ class Normalization:
                     f"{int(np.sum(diag <= 0))} non-positive diagonal entries."
                 )
             root = np.sqrt(diag)
+            if in_place:
+                K_train /= root[:, None]
+                K_train /= root[None, :]
+                return cls("unit-diag", train_diag=diag), K_train
             return cls("unit-diag", train_diag=diag), K_train / np.outer(root, root)
         raise NtkmixedError(f"Unknown normalisation {rule!r}.")
 

@@ -64,7 +64,21 @@ def train_kernels(kernels: list[Kernel], samples: Samples) -> list[TrainedKernel
     trained = []
     for kernel in kernels:
         raw = np.asarray(kernel.train_gram(samples), dtype=np.float64)
-        raw = (raw + raw.T) / 2.0
-        normalization, matrix = Normalization.fit(kernel.normalize, raw)
+        if not raw.flags.owndata or not raw.flags.writeable:  # normalised in place below
+            raw = raw.copy()
+        _symmetrize_in_place(raw)
+        normalization, matrix = Normalization.fit(kernel.normalize, raw, in_place=True)
         trained.append(TrainedKernel(kernel=kernel, normalization=normalization, matrix=matrix))
     return trained
+
+
+def _symmetrize_in_place(matrix: np.ndarray, block: int = 1024) -> None:
+    """matrix ← (matrix + matrixᵀ)/2 in blocks, without an n×n temporary."""
+    n = matrix.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        for other in range(start, n, block):
+            end = min(other + block, n)
+            average = (matrix[start:stop, other:end] + matrix[other:end, start:stop].T) / 2.0
+            matrix[start:stop, other:end] = average
+            matrix[other:end, start:stop] = average.T
