@@ -191,12 +191,10 @@ def cv_predictions(
     ``len(lambdas) × n_test`` arrays. ``spectrum=(s, U)`` reuses an eigendecomposition."""
     lambdas = np.asarray(lambdas, dtype=np.float64)
     n = y.size
-    complements = is_partition_of_complements(folds, n)
     if method == "auto":
-        method = "eigen" if complements and _eigen_cost(folds, n, lambdas.size, spectrum is not None) < _band_cost(
-            folds, lambdas.size, band) else "band"
+        method = choose_cv_method(folds, n, lambdas.size, band, spectrum is not None)
     if method == "eigen":
-        if not complements:
+        if not is_partition_of_complements(folds, n):
             raise NtkmixedError("The 'eigen' CV engine needs folds whose training rows are the complement of the test rows.")
         s, U = spectrum if spectrum is not None else np.linalg.eigh(K)
         if all(test.size == 1 for _, test in folds):
@@ -206,6 +204,14 @@ def cv_predictions(
     if method != "band":
         raise NtkmixedError(f"Unknown CV engine {method!r}; expected one of {CV_METHODS}.")
     return [_band_fold(y, X, K, lambdas, train, test, band) for train, test in folds]
+
+
+def choose_cv_method(folds, n: int, n_lambdas: int, band: int = DEFAULT_BAND, have_spectrum: bool = False) -> str:
+    """The cheaper exact engine for these folds and grid size (by a flop count)."""
+    if not is_partition_of_complements(folds, n):
+        return "band"
+    eigen = _eigen_cost(folds, n, n_lambdas, have_spectrum)
+    return "eigen" if eigen < _band_cost(folds, n_lambdas, band) else "band"
 
 
 def loo_predictions(y: np.ndarray, X: np.ndarray, s: np.ndarray, U: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
@@ -218,6 +224,10 @@ def loo_predictions(y: np.ndarray, X: np.ndarray, s: np.ndarray, U: np.ndarray, 
         half, Q_w, Py = _projection_parts(s, U, y_rot, X_rot, lam)
         fixed = U @ (half[:, None] * Q_w)
         P_diag = U_squared @ (half * half) - np.einsum("ij,ij->i", fixed, fixed)
+        # P_ii = 0 exactly when leaving row i out leaves the fixed effects unidentified
+        unidentified = np.flatnonzero(P_diag <= 1e-10 * P_diag.max())
+        if unidentified.size:
+            raise _unidentified_fold(int(unidentified[0]), "leave-one-out: row")
         predictions[i] = y - Py / P_diag
     return predictions
 
@@ -404,8 +414,8 @@ def _not_positive_definite(lam: float) -> NtkmixedError:
     )
 
 
-def _unidentified_fold(fold: int) -> NtkmixedError:
+def _unidentified_fold(fold: int, label: str = "fold") -> NtkmixedError:
     return NtkmixedError(
-        f"Cross-validation fold {fold}: the training rows do not identify the fixed effects "
+        f"Cross-validation {label} {fold}: the training rows do not identify the fixed effects "
         "(a factor level may occur only in the held-out rows). Use fewer folds or other folds."
     )
