@@ -16,8 +16,8 @@ u = √(2/w)·v this is one forward pass A_l = relu(A_{l-1} U_lᵀ) and one back
 D_L = u ∘ 1[A_L > 0], D_l = (D_{l+1} U_{l+1}) ∘ 1[A_l > 0], in row blocks.
 
 Memory: the features (A, D) of at most ``FEATURE_BUDGET_BYTES`` worth of rows are kept
-(a "panel"); the other rows stream past it in blocks of ``block`` rows and their features
-are recomputed once per panel. Peak memory is the n1×n2 result plus the panel plus
+(a "panel"); the other rows stream past it in blocks and their features are recomputed
+once per panel (only when the features of all rows exceed the budget). Peak memory is the n1×n2 result plus the panel plus
 O(block × panel rows) work buffers.
 """
 
@@ -94,11 +94,18 @@ def resolve_device(device: str) -> torch.device:
 
 @dataclass
 class Plan:
-    """How one Gram matrix is computed: where, in what precision, in what blocks."""
+    """How one Gram matrix is computed: where, in what precision, in what blocks.
+
+    ``block`` rows are streamed past a panel at a time (and features are computed that
+    many rows at a time); ``gram_block`` rows at a time form the triangle of a
+    symmetric panel (smaller, so that little of the upper triangle is computed twice);
+    ``panel`` rows keep their features in memory.
+    """
 
     device: torch.device
     dtype: torch.dtype
     block: int
+    gram_block: int
     panel: int
     flops: float = field(default=0.0)
 
@@ -107,26 +114,21 @@ def make_plan(
     n_rows: int, n_panel_rows: int, p: int, width: int, depth: int,
     dtype: str, device: str, block_size: int | None,
 ) -> Plan:
-    """Choose the row block and the panel size (rows whose features stay in memory)."""
+    """Choose the row blocks and the panel size (rows whose features stay in memory)."""
     resolved = resolve_device(device)
     torch_dtype = _DTYPES[dtype]
     itemsize = torch.finfo(torch_dtype).bits // 8
     row_bytes = itemsize * (p + 2 * depth * width)
-    panel_cap = max(1, FEATURE_BUDGET_BYTES // row_bytes)
+    panel = max(1, min(n_panel_rows, FEATURE_BUDGET_BYTES // row_bytes))
     if block_size is None:
-        block = 2048 if resolved.type == "cuda" else 512
-        # three work buffers of block × panel entries
-        buffer_cap = BUFFER_BUDGET_BYTES // (3 * itemsize * max(1, min(n_panel_rows, panel_cap)))
-        block = max(1, min(block, max(64, buffer_cap), max(n_rows, 1)))
+        cuda = resolved.type == "cuda"
+        # three work buffers of block × panel entries stay under BUFFER_BUDGET_BYTES
+        buffer_cap = max(64, BUFFER_BUDGET_BYTES // (3 * itemsize * panel))
+        block = max(1, min(2048 if cuda else 512, buffer_cap, max(n_rows, 1)))
+        gram_block = min(block, 1024 if cuda else 128)
     else:
-        block = block_size
-    block = min(block, panel_cap)
-    if n_panel_rows <= panel_cap:
-        panel = max(1, n_panel_rows)
-    else:
-        # panels are whole numbers of blocks, so a row block never straddles two panels
-        panel = (panel_cap // block) * block
-    return Plan(device=resolved, dtype=torch_dtype, block=block, panel=panel)
+        block = gram_block = block_size
+    return Plan(device=resolved, dtype=torch_dtype, block=block, gram_block=gram_block, panel=panel)
 
 
 class _Features:
@@ -152,38 +154,42 @@ class _Network:
         self.hidden = [(scale * w).to(device=plan.device, dtype=plan.dtype) for w in weights[:-1]]
         self.readout = (scale * weights[-1]).to(device=plan.device, dtype=plan.dtype)
 
-    def features(self, X: torch.Tensor) -> _Features:
-        """Forward and backward pass for the rows of X (already on device, /√p applied)."""
-        A = [X]
-        for U in self.hidden:
-            A.append(torch.relu(A[-1] @ U.T))
-        D: list[torch.Tensor] = [torch.empty(0)] * len(self.hidden)
-        D[-1] = self.readout.expand_as(A[-1]) * (A[-1] > 0)
-        for l in range(len(self.hidden) - 2, -1, -1):
-            grad = D[l + 1] @ self.hidden[l + 1]
-            D[l] = grad.mul_(A[l + 1] > 0)
-        rows = X.shape[0]
-        L = len(self.hidden)
-        self.plan.flops += 2.0 * rows * (self.p * self.width + 2 * (L - 1) * self.width**2)
-        return _Features(A, D)
-
-    def features_of(self, Z: np.ndarray, start: int, stop: int) -> _Features:
-        X = torch.as_tensor(Z[start:stop]).to(device=self.plan.device, dtype=self.plan.dtype)
-        return self.features(X / math.sqrt(self.p))
-
-    def panel(self, Z: np.ndarray, start: int, stop: int) -> _Features:
-        """Features of rows start:stop, computed block by block into preallocated tensors."""
+    def empty(self, rows: int) -> _Features:
         plan = self.plan
-        rows = stop - start
         fans = [self.p] + [self.width] * len(self.hidden)
         A = [torch.empty((rows, fan), device=plan.device, dtype=plan.dtype) for fan in fans]
         D = [torch.empty((rows, self.width), device=plan.device, dtype=plan.dtype) for _ in self.hidden]
-        for b0 in range(0, rows, plan.block):
-            b1 = min(rows, b0 + plan.block)
-            block = self.features_of(Z, start + b0, start + b1)
-            for target, source in zip(A + D, block.A + block.D):
-                target[b0:b1].copy_(source)
         return _Features(A, D)
+
+    def fill(self, Z: np.ndarray, start: int, stop: int, F: _Features, at: int = 0) -> None:
+        """Forward and backward pass for rows start:stop of Z, written into rows
+        at:at+(stop-start) of F (row slices of row-major tensors: no copies)."""
+        rows = slice(at, at + stop - start)
+        A = [a[rows] for a in F.A]
+        D = [d[rows] for d in F.D]
+        A[0].copy_(torch.as_tensor(Z[start:stop]))
+        A[0].mul_(1.0 / math.sqrt(self.p))
+        for l, U in enumerate(self.hidden):
+            torch.mm(A[l], U.T, out=A[l + 1])
+            A[l + 1].relu_()
+        torch.mul(A[-1] > 0, self.readout, out=D[-1])
+        for l in range(len(self.hidden) - 2, -1, -1):
+            torch.mm(D[l + 1], self.hidden[l + 1], out=D[l])
+            D[l].mul_(A[l + 1] > 0)
+        L = len(self.hidden)
+        self.plan.flops += 2.0 * (stop - start) * (self.p * self.width + 2 * (L - 1) * self.width**2)
+
+    def features_of(self, Z: np.ndarray, start: int, stop: int) -> _Features:
+        F = self.empty(stop - start)
+        self.fill(Z, start, stop, F)
+        return F
+
+    def panel(self, Z: np.ndarray, start: int, stop: int) -> _Features:
+        """Features of rows start:stop, filled block by block."""
+        F = self.empty(stop - start)
+        for b0 in range(start, stop, self.plan.block):
+            self.fill(Z, b0, min(stop, b0 + self.plan.block), F, at=b0 - start)
+        return F
 
 
 class _Buffers:
@@ -229,39 +235,42 @@ def gram(
     """Empirical NTK Gram matrix averaged over ``n_init`` initialisations.
 
     ``weights_of(i)`` returns the CPU float64 weights of initialisation i; ``progress``
-    is called with the number of row blocks done after each block.
+    is called with 1 after each row block.
+
+    Symmetric case: for each panel (rows i0:i1 of Z1), the panel's own triangle is
+    formed from its cached features, ``gram_block`` rows at a time; later rows stream
+    past it and fill both K[rows, panel] and its transpose. Cross case: every row block
+    of Z1 streams past each panel of Z2.
     """
     symmetric = Z2 is None
     cols_Z = Z1 if symmetric else Z2
     n1, n2 = Z1.shape[0], cols_Z.shape[0]
     out = torch.zeros((n1, n2), dtype=torch.float64)
-    buffers = _Buffers(plan.block * min(plan.panel, n2), plan)
+    buffers = _Buffers(max(plan.block, plan.gram_block) * min(plan.panel, n2), plan)
+    tick = progress if progress is not None else (lambda _: None)
     for init in range(n_init):
         net = _Network(weights_of(init), plan)
         accumulate = init > 0
         for i0 in range(0, n2, plan.panel):
             i1 = min(n2, i0 + plan.panel)
             panel = net.panel(cols_Z, i0, i1)
-            first_row = i0 if symmetric else 0
-            for r0 in range(first_row, n1, plan.block):
+            if symmetric:
+                for r0 in range(i0, i1, plan.gram_block):
+                    r1 = min(i1, r0 + plan.gram_block)
+                    block = _block_gram(panel.rows(r0 - i0, r1 - i0), panel.rows(0, r1 - i0), buffers, plan)
+                    diag = block[:, r0 - i0 :]
+                    diag.copy_((diag + diag.T) / 2)
+                    _store(out[r0:r1, i0:r1], block, accumulate)
+                    if r0 > i0:
+                        _store(out[i0:r0, r0:r1], block[:, : r0 - i0].T, accumulate)
+                    tick(1)
+            for r0 in range(i1 if symmetric else 0, n1, plan.block):
                 r1 = min(n1, r0 + plan.block)
-                inside = symmetric and r0 < i1
-                rows = panel.rows(r0 - i0, r1 - i0) if inside else net.features_of(Z1, r0, r1)
+                block = _block_gram(net.features_of(Z1, r0, r1), panel, buffers, plan)
+                _store(out[r0:r1, i0:i1], block, accumulate)
                 if symmetric:
-                    c1 = min(i1, r1)
-                    block = _block_gram(rows, panel.rows(0, c1 - i0), buffers, plan)
-                    if inside:
-                        diag = block[:, r0 - i0 :]
-                        diag.copy_((diag + diag.T) / 2)
-                    _store(out[r0:r1, i0:c1], block, accumulate)
-                    lower = min(r0, i1)
-                    if lower > i0:
-                        _store(out[i0:lower, r0:r1], block[:, : lower - i0].T, accumulate)
-                else:
-                    block = _block_gram(rows, panel, buffers, plan)
-                    _store(out[r0:r1, i0:i1], block, accumulate)
-                if progress is not None:
-                    progress(1)
+                    _store(out[i0:i1, r0:r1], block.T, accumulate)
+                tick(1)
             del panel
     if n_init > 1:
         out /= n_init
@@ -286,11 +295,13 @@ def gram_diag(
 
 
 def block_count(n1: int, n2: int, plan: Plan, symmetric: bool) -> int:
-    """Row blocks streamed by :func:`gram` for one initialisation (progress-bar total)."""
+    """Row blocks processed by :func:`gram` for one initialisation (progress-bar total)."""
     total = 0
     for i0 in range(0, n2, plan.panel):
-        first_row = i0 if symmetric else 0
-        total += len(range(first_row, n1, plan.block))
+        i1 = min(n2, i0 + plan.panel)
+        if symmetric:
+            total += len(range(i0, i1, plan.gram_block))
+        total += len(range(i1 if symmetric else 0, n1, plan.block))
     return total
 
 

@@ -82,12 +82,13 @@ def test_panels_when_features_exceed_the_memory_budget(Z, monkeypatch):
     row_bytes = 8 * (Z.shape[1] + 2 * 3 * 24)
     monkeypatch.setattr(_ntk_torch, "FEATURE_BUDGET_BYTES", 7 * row_bytes)
     plan = _ntk_torch.make_plan(len(Z), len(Z), Z.shape[1], 24, 3, "float64", "cpu", 3)
-    assert plan.panel == 6 and plan.block == 3  # three panels of whole blocks
+    assert plan.panel == 7 and plan.block == 3  # panels of 7, 7 and 3 rows
     np.testing.assert_allclose(kernel.gram(Z), full, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(kernel.gram(Z[:4], Z[4:]), cross, rtol=1e-12, atol=1e-14)
-    # a block larger than the budget allows is shrunk to fit
+    # row blocks larger than a panel
     big_block = nm.NTK(depth=3, width=24, seed=2, block_size=50)
     np.testing.assert_allclose(big_block.gram(Z), full, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(big_block.gram(Z[:4], Z[4:]), cross, rtol=1e-12, atol=1e-14)
 
 
 def test_n_init_averages_seed_plus_i(Z):
