@@ -33,16 +33,40 @@ from .exceptions import DataWarning, NtkmixedError
 MISSING_CODES = ("-9", "-9.0", "NA", "NaN", "nan", "na", ".", "")
 
 
-def read_pheno(path: str | os.PathLike, header: bool | None = None) -> pd.DataFrame:
-    """Read a phenotype file; every phenotype column must be numeric (missing codes aside).
+def read_pheno(
+    path: str | os.PathLike,
+    header: bool | None = None,
+    columns: Sequence[str | int] | None = None,
+) -> pd.DataFrame:
+    """Read a phenotype file; the phenotype columns must be numeric (missing codes aside).
 
+    ``columns`` selects phenotypes by name or by 1-based position among the value
+    columns (GCTA's ``--mpheno N``); default: all columns, which must then all be numeric.
     Returns a DataFrame indexed by IID with a ``FID`` column (when the file has one)
     followed by the phenotypes as float64, NaN for missing.
     """
     table = _read_id_table(path, header, default_prefix="pheno")
-    for column in _value_columns(table):
+    available = _value_columns(table)
+    chosen = available if columns is None else [_column_name(c, available, path) for c in columns]
+    table = table[[c for c in ("FID",) if c in table] + list(chosen)]
+    for column in chosen:
         table[column] = _numeric_column(table[column], column, path, what="phenotype")
     return table
+
+
+def _column_name(column: str | int, available: list[str], path: Any) -> str:
+    if isinstance(column, (int, np.integer)) and not isinstance(column, bool):
+        if not 1 <= column <= len(available):
+            raise NtkmixedError(
+                f"File {os.fspath(path)!r} has {len(available)} phenotype column(s); "
+                f"phenotype number {column} does not exist (numbering starts at 1)."
+            )
+        return available[column - 1]
+    if column not in available:
+        raise NtkmixedError(
+            f"File {os.fspath(path)!r} has no column {column!r}. Its columns are {available}."
+        )
+    return str(column)
 
 
 def read_covar(
@@ -50,14 +74,19 @@ def read_covar(
     header: bool | None = None,
     categorical: Iterable[str] | None = None,
     quantitative: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a covariate file.
 
     Numeric columns become float64 (quantitative covariates); other columns and those
     named in ``categorical`` become pandas categoricals (discrete covariates).
     ``quantitative=True`` (GCTA's ``--qcovar``) requires every column to be numeric.
+    ``columns`` keeps only the named columns (PLINK's ``--covar-name``).
     """
     table = _read_id_table(path, header, default_prefix="covar")
+    if columns is not None:
+        chosen = [_column_name(c, _value_columns(table), path) for c in columns]
+        table = table[[c for c in ("FID",) if c in table] + chosen]
     forced = set(categorical or ())
     unknown = forced.difference(_value_columns(table))
     if unknown:

@@ -111,3 +111,15 @@ def test_complete_merge_does_not_warn(tmp_path):
         warnings.simplefilter("error")
         data, report = merge_by_iid(["x", "y"], {"p": pheno})
     assert report.n_merged == 2 and data["pheno1"].tolist() == [1.0, 2.0]
+
+
+def test_select_phenotypes_by_name_or_number(tmp_path):
+    path = _write(tmp_path, "p.txt", "FID IID sex y1 y2\nA a M 1 2\nB b F NA 4\n")
+    assert list(read_pheno(path, columns=["y2"]).columns) == ["FID", "y2"]
+    assert list(read_pheno(path, columns=[2]).columns) == ["FID", "y1"]  # GCTA --mpheno 2
+    with pytest.raises(NtkmixedError, match="phenotype 'sex' must be numeric"):
+        read_pheno(path)  # every column is a phenotype unless chosen
+    with pytest.raises(NtkmixedError, match=r"has 3 phenotype column\(s\); phenotype number 4"):
+        read_pheno(path, columns=[4])
+    with pytest.raises(NtkmixedError, match=r"no column 'y3'. Its columns are \['sex', 'y1', 'y2'\]"):
+        read_pheno(path, columns=["y3"])
