@@ -19,7 +19,7 @@ import pandas as pd
 from . import __version__
 from .cli import JSON_FORMAT, CommandError, Log, Outputs, _names, set_torch_threads
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass

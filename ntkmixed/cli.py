@@ -33,7 +33,6 @@ half-written. Set ``NTKMIXED_DEBUG=1`` to see the traceback of an unexpected err
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -41,8 +40,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 from . import __version__
 
