@@ -24,6 +24,7 @@ from .exceptions import NtkmixedError
 _MAGIC = bytes([0x6C, 0x1B, 0x01])  # PLINK 1 .bed, SNP-major
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "phenotype"]
 BIM_COLUMNS = ["chrom", "snp", "cm", "pos", "a1", "a2"]
+_BLOCK_BYTES = 256 * 2**20
 
 
 def read_plink(prefix: str | os.PathLike) -> "Genotypes":
@@ -154,8 +155,11 @@ class Genotypes:
                 values[missing] = np.broadcast_to(means, values.shape)[missing]
         return values
 
-    def iter_snp_blocks(self, block_size: int = 2048) -> Iterator[tuple[slice, np.ndarray]]:
-        """``(positions, dosages)`` for consecutive blocks of SNPs, to bound memory."""
+    def iter_snp_blocks(self, block_size: int | None = None) -> Iterator[tuple[slice, np.ndarray]]:
+        """``(positions, dosages)`` for consecutive blocks of SNPs, to bound memory
+        (default: blocks of about 256 MB of float64 dosages)."""
+        if block_size is None:
+            block_size = max(1, min(self.n_snps, _BLOCK_BYTES // (8 * max(self.n_samples, 1))))
         for start in range(0, self.n_snps, block_size):
             block = slice(start, min(start + block_size, self.n_snps))
             yield block, self.read(snps=np.arange(block.start, block.stop))

@@ -163,7 +163,7 @@ def founder_mask(genotypes: Genotypes) -> np.ndarray:
     return ((fam["father"] == "0") & (fam["mother"] == "0")).to_numpy()
 
 
-def sample_missingness(genotypes: Genotypes, block_size: int = 2048) -> pd.Series:
+def sample_missingness(genotypes: Genotypes, block_size: int | None = None) -> pd.Series:
     """Share of missing calls per sample (PLINK's F_MISS), indexed by IID."""
     missing = np.zeros(genotypes.n_samples)
     for _, block in genotypes.raw().iter_snp_blocks(block_size):
@@ -171,7 +171,7 @@ def sample_missingness(genotypes: Genotypes, block_size: int = 2048) -> pd.Serie
     return pd.Series(missing / max(genotypes.n_snps, 1), index=genotypes.sample_ids, name="missing_rate")
 
 
-def snp_statistics(genotypes: Genotypes, block_size: int = 2048) -> pd.DataFrame:
+def snp_statistics(genotypes: Genotypes, block_size: int | None = None) -> pd.DataFrame:
     """Per-SNP call counts, missing rate, A1 frequency, MAF, mean dosage and exact HWE
     p-value, indexed by SNP ID. Frequencies and HWE use founders (all samples if there
     are none); counts of calls and the mean dosage use everyone."""

@@ -158,3 +158,9 @@ def test_threshold_validation(messy):
         qc(np.zeros((3, 3)))
     with pytest.raises(NtkmixedError, match="removed every sample"):
         qc(genotypes, mind=0.0)
+
+
+def test_statistics_do_not_depend_on_block_size(messy):
+    genotypes = nm.read_plink(messy[0])
+    pd.testing.assert_frame_equal(snp_statistics(genotypes, block_size=7), snp_statistics(genotypes))
+    pd.testing.assert_series_equal(sample_missingness(genotypes, block_size=13), sample_missingness(genotypes))
