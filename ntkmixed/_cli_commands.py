@@ -188,6 +188,8 @@ def _snp_table(genotypes) -> dict[str, list[str]]:
 
 
 def _tsv(frame: pd.DataFrame) -> str:
+    floats = frame.select_dtypes("float").columns
+    frame = frame.assign(**{c: frame[c] + 0.0 for c in floats})  # -0.0 prints as 0
     return frame.to_csv(sep="\t", index=False, na_rep="NA", float_format="%.10g")
 
 

@@ -269,3 +269,14 @@ def test_example_command_prints_grm_and_ntk_heritability(capsys):
     assert "Heritability of y_nonlinear (simulated h² = 0.6" in stdout
     assert "GRM()" in stdout and "NTK(depth=2, width=512, seed=1)" in stdout
     assert stdout.count("Kernel LMM results") == 2
+
+
+def test_several_kernels_give_one_component_each(study, tmp_path, capsys):
+    status, _, stderr = _run(capsys, *_fit_args(study, tmp_path / "two", "--kernel", "grm,nngp", "--quiet"))
+    assert status == 0, stderr
+    hsq = pd.read_csv(tmp_path / "two.hsq", sep="\t", comment="#", index_col="Source")
+    assert list(hsq.index[:3]) == ["V(G1)", "V(G2)", "V(e)"] and "Sum of V(G)/Vp" in hsq.index
+    assert hsq.loc["Sum of V(G)/Vp", "Variance"] == pytest.approx(hsq.loc["V(G1)/Vp", "Variance"] + hsq.loc["V(G2)/Vp", "Variance"], abs=2e-6)
+    blp = pd.read_csv(tmp_path / "two.blp", sep="\t")
+    assert list(blp.columns) == ["FID", "IID", "BLUP", "PEV", "BLUP_GRM", "PEV_GRM", "BLUP_NNGP", "PEV_NNGP"]
+    np.testing.assert_allclose(blp["BLUP"], blp["BLUP_GRM"] + blp["BLUP_NNGP"], atol=1e-8)
