@@ -40,7 +40,8 @@ class NTK(Kernel):
     (D_{L+1} = 1). It is computed from one batched forward and backward pass in row
     blocks — never per-sample Jacobians — so it equals ``J Jᵀ`` for the Jacobian ``J`` of
     :meth:`network` up to rounding. The weights of initialisation i are drawn from a CPU
-    ``torch.Generator`` seeded with ``seed + i`` (W_1, …, W_L, v in that order), so they
+    ``torch.Generator`` seeded with ``seed + i`` (W_1, …, W_L, v in that order; float32
+    draws stored as float64), so they
     depend only on (seed, p, width, depth); ``n_init > 1`` averages initialisations
     ``seed, seed + 1, …, seed + n_init − 1``. Θ differs from the infinite-width kernel by
     O(1/√width).
