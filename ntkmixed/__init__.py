@@ -36,6 +36,7 @@ _EXPORTS = {
     "read_plink": "plink",
     "Genotypes": "plink",
     "read_pheno": "phenotypes",
+    "read_covar": "phenotypes",
     "compare": "comparison",
     "NtkmixedError": "exceptions",
     "ConvergenceWarning": "exceptions",
@@ -43,7 +44,7 @@ _EXPORTS = {
     "DataWarning": "exceptions",
     "NtkmixedWarning": "exceptions",
 }
-_SUBMODULES = {"datasets", "simulate", "kernels", "estimation", "exceptions"}
+_SUBMODULES = {"datasets", "simulate", "kernels", "estimation", "exceptions", "qc", "phenotypes", "plink"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
