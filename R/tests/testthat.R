@@ -1,0 +1,4 @@
+library(testthat)
+library(ntkmixed)
+
+test_check("ntkmixed")
