@@ -364,7 +364,7 @@ def _band_cost(folds, n_lambdas: int, band: int) -> float:
 
 def _eigen_cost(folds, n: int, n_lambdas: int, have_spectrum: bool) -> float:
     decomposition = 0.0 if have_spectrum else 2.0e-10 * n**3
-    per_lambda = sum(2.5e-11 * test.size**2 * n + 5e-10 * test.size**3 / 3 for _, test in folds) + 2e-10 * n * n
+    per_lambda = sum(2.5e-11 * test.size**2 * n + 5e-11 * test.size**3 / 3 for _, test in folds) + 2e-10 * n * n
     return decomposition + n_lambdas * per_lambda
 
 
