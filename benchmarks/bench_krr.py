@@ -32,6 +32,7 @@ Usage::
     python benchmarks/bench_krr.py                 # n = 2000 (7 and 30 values), n = 5000 (7 values)
     python benchmarks/bench_krr.py --full          # n = 5000 with 30 values as well (long)
     python benchmarks/bench_krr.py --quick         # n = 500, seconds
+    python benchmarks/bench_krr.py --sizes 2000    # n = 2000 only
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="n = 500 only")
     parser.add_argument("--full", action="store_true", help="also n = 5000 with the 30-value grid")
+    parser.add_argument("--sizes", default="2000,5000", help="comma-separated n values (default 2000,5000)")
     parser.add_argument("--repeats", type=int, default=2, help="ntkmixed timings: best of this many runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference-max-n", type=int, default=2000,
@@ -113,7 +115,8 @@ def main() -> None:
     from ntkmixed import Precomputed
     from ntkmixed.estimation.krr import make_folds
 
-    plan = [(500, (7, 30))] if args.quick else [(2000, (7, 30)), (5000, (7, 30) if args.full else (7,))]
+    sizes = [int(v) for v in args.sizes.split(",")]
+    plan = [(500, (7, 30))] if args.quick else [(n, (7, 30) if n <= 2000 or args.full else (7,)) for n in sizes]
     print(f"threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"cpus={os.cpu_count()}; load average before: {os.getloadavg()}")
     rows = []

@@ -9,6 +9,7 @@ data frame and genotypes into arrays (through the same design and kernel code as
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from functools import cached_property
 from typing import Any, Literal
 
@@ -122,10 +123,9 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
         engine = choose_cv_method(folds, n, grid.size)
         if engine == "eigen":
             spectrum = np.linalg.eigh(K)
-        predictions = [
-            cv_predictions(y, X, K, grid, [fold], method=engine, spectrum=spectrum)[0]
-            for fold in _progress(folds, progress)
-        ]
+        with _progress(len(folds), progress) as bar:
+            predictions = cv_predictions(y, X, K, grid, folds, method=engine, spectrum=spectrum,
+                                         on_fold_done=bar.update if bar is not None else None)
         fold_scores = np.column_stack([scores(y[test], pred, scoring) for (_, test), pred in zip(folds, predictions)])
         table = _fold_table(fold_scores)
     table.index = pd.Index(grid, name="lambda")
@@ -193,13 +193,14 @@ def _loo_table(y: np.ndarray, predictions: np.ndarray, scoring: str) -> pd.DataF
     return pd.DataFrame({"mean": mean, "se": se})
 
 
-def _progress(folds, progress):
+def _progress(n_folds: int, progress):
+    """A tqdm bar over folds (a context manager), or a null context yielding None."""
     show = sys.stderr.isatty() if progress is None else bool(progress)
     if not show:
-        return folds
+        return nullcontext()
     from tqdm.auto import tqdm
 
-    return tqdm(folds, desc="cross-validation folds", unit="fold")
+    return tqdm(total=n_folds, desc="cross-validation folds", unit="fold")
 
 
 class KRRResults:

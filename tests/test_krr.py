@@ -241,6 +241,14 @@ def test_save_and_load_round_trip(tmp_path, split_data, cv):
     assert str(loaded.summary()) == str(res.summary())
 
 
+def test_progress_bar_counts_folds(split_data, capsys):
+    data, G, train, _ = split_data
+    nm.krr("y ~ sex", data=data.loc[train], genotypes=G.loc[train], kernel=nm.GRM(), lambdas=[0.3, 1.0, 3.0],
+           cv=4, progress=True)
+    err = capsys.readouterr().err
+    assert "cross-validation folds" in err and "4/4" in err
+
+
 def test_summary_and_plot(split_data):
     data, G, train, _ = split_data
     res = nm.krr("y ~ sex + age", data=data.loc[train], genotypes=G.loc[train], kernel=nm.GRM(),

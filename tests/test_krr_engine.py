@@ -105,6 +105,19 @@ def test_cv_predictions_equal_brute_force_refits(method, band, covariates):
         np.testing.assert_allclose(got, _refit_predictions(y, X, K, LAMBDAS, train, test), rtol=1e-8, atol=1e-9)
 
 
+def test_band_engine_gives_the_same_numbers_with_one_or_several_workers():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    y, X, K = _problem()
+    folds = make_folds(y.size, 4, seed=0)
+    done = []
+    parallel = cv_predictions(y, X, K, LAMBDAS, folds, method="band", band=6, on_fold_done=lambda: done.append(1))
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread: folds in turn
+        sequential = cv_predictions(y, X, K, LAMBDAS, folds, method="band", band=6)
+    assert len(done) == 4
+    for a, b in zip(parallel, sequential):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
 def test_band_engine_accepts_arbitrary_train_test_splits():
     y, X, K = _problem(n=80)
     rng = np.random.default_rng(1)
