@@ -48,7 +48,7 @@ frame_to_py <- function(data, where = "data") {
     lapply(names_, function(n) column_spec(data[[n]], n, where)),
     names_
   )
-  bridge$make_frame(reticulate::dict(columns), string_list(sample_ids(data)))
+  bridge()$make_frame(reticulate::dict(columns), string_list(sample_ids(data)))
 }
 
 # Row names are the sample IDs; data.frames without row names get "1", "2", ... as R
@@ -84,7 +84,7 @@ matrix_args <- function(x, name, where) {
 
 matrix_to_py <- function(x, name, where) {
   args <- matrix_args(x, name, where)
-  do.call(bridge$make_matrix, args)
+  do.call(bridge()$make_matrix, args)
 }
 
 # Genotypes: a numeric matrix (IDs in row names) or a PLINK prefix.

@@ -15,7 +15,7 @@
 read_plink <- function(prefix) {
   prefix <- path.expand(as_string(prefix, "prefix", "read_plink"))
   genotypes <- py_run("read_plink", prefix, where = sys.call())
-  from_py(bridge$plain_matrix(genotypes))
+  from_py(bridge()$plain_matrix(genotypes))
 }
 
 #' The example dataset
@@ -35,7 +35,7 @@ read_plink <- function(prefix) {
 #'   simulation settings, e.g. \code{truth$phenotypes$y_additive$h2}).
 #' @export
 load_example <- function() {
-  payload <- from_py(bridge$example_payload())
+  payload <- from_py(bridge()$example_payload())
   paths <- payload$paths
   table <- utils::read.delim(paths$table, colClasses = c(FID = "character", IID = "character"),
                              na.strings = "NA")

@@ -117,9 +117,9 @@ lmm_attributes <- c(
 )
 
 new_lmm_fit <- function(results, call, formula, kernels) {
-  values <- from_py(bridge$attributes(results, as.list(lmm_attributes)))
+  values <- from_py(bridge()$attributes(results, as.list(lmm_attributes)))
   unavailable <- vapply(values, inherits, TRUE, "ntkmixed_unavailable")
-  summary <- from_py(bridge$summary_payload(results))
+  summary <- from_py(bridge()$summary_payload(results))
   values$vcov <- frame_to_matrix(values$vcov)
   values$variance_components_cov <- frame_to_matrix(values$variance_components_cov)
   object <- c(

@@ -205,7 +205,7 @@ kernel_list <- function(kernel) {
 kernel_to_py <- function(kernel) {
   kernels <- kernel_list(kernel)
   specs <- lapply(kernels, function(k) list(type = k$type, args = kernel_py_args(k)))
-  if (inherits(kernel, "ntkmixed_kernel")) bridge$make_kernel(specs[[1]]) else bridge$make_kernel(specs)
+  if (inherits(kernel, "ntkmixed_kernel")) bridge()$make_kernel(specs[[1]]) else bridge()$make_kernel(specs)
 }
 
 kernel_py_args <- function(kernel) {
@@ -217,17 +217,25 @@ kernel_py_args <- function(kernel) {
 #' @export
 format.ntkmixed_kernel <- function(x, ...) {
   args <- x$args
+  defaults <- list(normalize = if (x$type == "Precomputed") "none" else "mean-diag", n_init = 1L,
+                   dtype = "float64", device = "auto", tol = 1e-8)
+  # settings that say how, not what, and defaults, are left out (as Python's repr does)
+  args <- args[!names(args) %in% c("block_size", "progress")]
+  for (name in names(defaults)) {
+    if (identical(args[[name]], defaults[[name]])) args[[name]] <- NULL
+  }
+  if (x$type == "NTK" && identical(args$width, "inf")) {
+    args$width <- "Inf"
+    args$seed <- NULL
+  }
   if (x$type == "Precomputed") {
     args$K <- sprintf("<%dx%d matrix>", args$K$nrow, args$K$ncol)
     args$ids <- if (!is.null(args$ids)) sprintf("<%d IDs>", length(args$ids))
-    args$tol <- NULL
   }
-  args <- args[!names(args) %in% c("dtype", "device", "block_size", "progress") |
-                 (names(args) == "dtype" & !identical(args$dtype, "float64"))]
   shown <- vapply(names(args), function(n) {
     value <- args[[n]]
-    if (is.character(value) && !grepl("^<", value)) value <- dQuote(value, FALSE)
-    paste0(n, " = ", value)
+    if (is.character(value) && !grepl("^<", value) && !identical(value, "Inf")) value <- dQuote(value, FALSE)
+    paste0(n, " = ", format(value))
   }, "")
   paste0(x$type, "(", paste(shown, collapse = ", "), ")")
 }

@@ -78,7 +78,7 @@ cv_to_py <- function(cv) {
       stop("The 'cv' argument of krr, as a list, must hold at least two vectors of held-out row positions.",
            call. = FALSE)
     }
-    return(bridge$HeldOutFolds(lapply(cv, function(t) doubles_raw(t - 1))))
+    return(bridge()$HeldOutFolds(lapply(cv, function(t) doubles_raw(t - 1))))
   }
   as_count(cv, "cv", "krr")
 }
@@ -89,10 +89,10 @@ krr_attributes <- c(
 )
 
 new_krr_fit <- function(results, call, formula, kernel) {
-  values <- from_py(bridge$attributes(results, as.list(krr_attributes)))
+  values <- from_py(bridge()$attributes(results, as.list(krr_attributes)))
   names(values)[names(values) == "lambda_"] <- "lambda"
   values$cv_results <- cbind(lambda = as.numeric(rownames(values$cv_results)), values$cv_results)
-  summary <- from_py(bridge$summary_payload(results))
+  summary <- from_py(bridge()$summary_payload(results))
   structure(c(
     list(call = call, formula = formula, kernel = kernel),
     values,

@@ -33,7 +33,7 @@ predict.ntkmixed_fit <- function(object, newdata = NULL, genotypes = NULL,
     py_args(list(...)),
     list(where = quote(predict()))
   ), quote = TRUE)
-  from_py(bridge$plain(prediction))
+  from_py(bridge()$plain(prediction))
 }
 
 # The Python object of a fit, or a plain error when it did not survive saveRDS().

@@ -2,22 +2,37 @@
 # that turns Python warnings and errors into R ones.
 
 ntk <- NULL
-bridge <- NULL
+bridge_module <- NULL
+
+# The Python half of the package (inst/python/ntkmixed_bridge.py). Every use of Python goes
+# through here or py_run(), so NTKMIXED_PYTHON is honoured whenever Python starts.
+bridge <- function() {
+  choose_python()
+  bridge_module
+}
 
 .onLoad <- function(libname, pkgname) {
-  python <- Sys.getenv("NTKMIXED_PYTHON", unset = "")
-  if (nzchar(python) && !nzchar(Sys.getenv("RETICULATE_PYTHON", unset = ""))) {
-    # RETICULATE_PYTHON wins when both are set; otherwise ask reticulate for ours. This
-    # only records a preference: Python is not started until it is first needed.
-    Sys.setenv(RETICULATE_PYTHON = python)
-  }
-  ntk <<- reticulate::import("ntkmixed", delay_load = list(on_error = on_import_error))
-  bridge <<- reticulate::import_from_path(
+  # Python starts on first use, not here; choose_python() runs now and again just before
+  # Python starts, so NTKMIXED_PYTHON may be set before or after library(ntkmixed)
+  choose_python()
+  delay <- list(before_load = choose_python, on_error = on_import_error)
+  ntk <<- reticulate::import("ntkmixed", convert = FALSE, delay_load = delay)
+  bridge_module <<- reticulate::import_from_path(
     "ntkmixed_bridge",
     path = system.file("python", package = pkgname, lib.loc = libname),
     convert = FALSE,
-    delay_load = list(on_error = on_import_error)
+    delay_load = delay
   )
+}
+
+# NTKMIXED_PYTHON, read when Python is about to start (so setting it after library(ntkmixed)
+# works too); RETICULATE_PYTHON wins when both are set.
+choose_python <- function() {
+  python <- Sys.getenv("NTKMIXED_PYTHON", unset = "")
+  if (nzchar(python) && !nzchar(Sys.getenv("RETICULATE_PYTHON", unset = "")) &&
+      !reticulate::py_available(initialize = FALSE)) {
+    Sys.setenv(RETICULATE_PYTHON = path.expand(python))
+  }
 }
 
 on_import_error <- function(e) {
@@ -32,8 +47,8 @@ import_error_message <- function(message) {
       "Install it there, for example:\n",
       "  python -m venv --system-site-packages ~/.venv-ntkmixed\n",
       "  ~/.venv-ntkmixed/bin/pip install 'numpy<2' 'pandas<3' ntkmixed\n",
-      "and point R at it before loading ntkmixed:\n",
-      "  Sys.setenv(NTKMIXED_PYTHON = path.expand('~/.venv-ntkmixed/bin/python'))\n",
+      "and point R at it (in ~/.Renviron, or in the session before the first ntkmixed call):\n",
+      "  NTKMIXED_PYTHON=~/.venv-ntkmixed/bin/python\n",
       "(Python said: ", first_line(message), ")"
     ))
   }
@@ -67,6 +82,7 @@ ntkmixed_available <- function(initialize = TRUE) {
   if (!initialize && !reticulate::py_available(initialize = FALSE)) {
     return(structure(FALSE, reason = "Python has not been started"))
   }
+  choose_python()
   ok <- tryCatch({
     reticulate::py_module_available("ntkmixed") && !is.null(python_environment())
   }, error = function(e) structure(FALSE, reason = conditionMessage(e)))
@@ -82,20 +98,24 @@ ntkmixed_available <- function(initialize = TRUE) {
 #'   ntkmixed, NumPy and pandas.
 #' @export
 python_environment <- function() {
-  reticulate::py_to_r(bridge$environment())
+  # bridge() first: py_to_r() starts Python before it evaluates its argument
+  environment <- bridge()$environment()
+  reticulate::py_to_r(environment)
 }
 
 # Call `function` (an ntkmixed attribute name or a Python callable) through the bridge;
 # Python warnings become R warnings and Python errors R errors of class
 # "ntkmixed_error". Returns the Python value unconverted.
 py_run <- function(function_, ..., where = NULL) {
-  outcome <- bridge$call(function_, ...)
+  choose_python()
+  if (is.character(function_)) function_ <- reticulate::py_get_attr(ntk, function_)
+  outcome <- bridge()$call(function_, ...)
   relay_outcome(outcome, where)
 }
 
 # The same for a method of a Python object.
 py_method <- function(object, name, ..., where = NULL) {
-  outcome <- bridge$method(object, name, ...)
+  outcome <- bridge()$method(object, name, ...)
   relay_outcome(outcome, where)
 }
 

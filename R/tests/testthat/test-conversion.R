@@ -82,16 +82,16 @@ test_that("unsupported column classes are refused with the column name", {
 test_that("matrices keep values, NA, row and column names", {
   skip_if_no_ntkmixed()
   G <- matrix(c(0, 1, NA, 2, 1, 0), 3, dimnames = list(c("a", "b", "c"), c("s1", "s2")))
-  back <- ntkmixed:::from_py(ntkmixed:::bridge$plain_matrix(ntkmixed:::matrix_to_py(G, "genotypes", "fit")))
+  back <- ntkmixed:::from_py(ntkmixed:::bridge()$plain_matrix(ntkmixed:::matrix_to_py(G, "genotypes", "fit")))
   expect_identical(back, G)
   integer_G <- matrix(0:5, 2, dimnames = list(c("p", "q"), NULL))
-  expect_identical(unname(ntkmixed:::from_py(ntkmixed:::bridge$plain_matrix(
+  expect_identical(unname(ntkmixed:::from_py(ntkmixed:::bridge()$plain_matrix(
     ntkmixed:::matrix_to_py(integer_G, "genotypes", "fit")))), unname(integer_G * 1.0))
 })
 
 test_that("values from Python round-trip: frames, series, arrays, strings with NA", {
   skip_if_no_ntkmixed()
-  plain <- function(code) ntkmixed:::from_py(ntkmixed:::bridge$plain(reticulate::py_eval(code, convert = FALSE)))
+  plain <- function(code) ntkmixed:::from_py(ntkmixed:::bridge()$plain(reticulate::py_eval(code, convert = FALSE)))
   frame <- plain("__import__('pandas').DataFrame({'x': [1.5, float('nan')], 'label': ['a', None], 'flag': [True, False]}, index=['i1', 'i2'])")
   expect_identical(frame, data.frame(x = c(1.5, NA), label = c("a", NA), flag = c(TRUE, FALSE),
                                      row.names = c("i1", "i2")))

@@ -93,11 +93,3 @@ test_that("Python errors arrive as R errors of class ntkmixed_error, with R spel
   expect_error(fit(y ~ sex, data = sim$data, genotypes = sim$G, kernel = NTK(depth = 0)),
                "'depth'.*NTK")
 })
-
-test_that("the install hint names the Python in use and how to install ntkmixed", {
-  message <- ntkmixed:::import_error_message("ModuleNotFoundError: No module named 'ntkmixed'")
-  expect_match(message, "not installed in the Python that R uses")
-  expect_match(message, "pip install 'numpy<2' 'pandas<3' ntkmixed")
-  expect_match(message, "NTKMIXED_PYTHON")
-  expect_match(ntkmixed:::import_error_message("boom"), "^Python could not import ntkmixed: boom")
-})

@@ -28,9 +28,11 @@ test_that("bad kernel arguments give errors naming the argument and the value", 
 })
 
 test_that("kernels print as the call that made them", {
-  expect_output(print(NTK(depth = 3, width = 100, seed = 1)),
-                'NTK\\(depth = 3, width = 100, seed = 1, n_init = 1, normalize = "mean-diag"\\)')
-  expect_output(print(NTK(width = Inf)), 'width = "inf"')
+  expect_output(print(NTK(depth = 3, width = 100, seed = 1)), "^NTK\\(depth = 3, width = 100, seed = 1\\)$")
+  expect_output(print(NTK(depth = 3, width = 100, n_init = 2, normalize = "unit-diag")),
+                'NTK\\(depth = 3, width = 100, seed = 0, n_init = 2, normalize = "unit-diag"\\)')
+  expect_output(print(NTK(width = Inf)), "^NTK\\(depth = 2, width = Inf\\)$")
+  expect_output(print(GRM()), "^GRM\\(\\)$")
   K <- diag(3)
   rownames(K) <- c("a", "b", "c")
   expect_output(print(Precomputed(K, name = "family")), "Precomputed\\(K = <3x3 matrix>, ids = <3 IDs>")
