@@ -91,3 +91,23 @@ def test_crossed_random_effects_match_lmer(method):
     results = nm.fit("y ~ x", data=data, kernel=kernels, method=method)
     variances, fixef, se, modes = _lmer("y ~ x + (1 | group) + (1 | site)", data, ["group", "site"])
     _check_against_lme4(results, variances, fixef, se, modes, data, ["group", "site"])
+
+
+def test_balanced_random_intercept_matches_lmer_and_the_anova_estimator():
+    rng = np.random.default_rng(5)
+    groups, per_group = 15, 8
+    group = np.repeat([f"g{i}" for i in range(groups)], per_group)
+    y = 1.0 + np.repeat(rng.normal(0, 1.2, groups), per_group) + rng.normal(0, 1, groups * per_group)
+    data = pd.DataFrame({"y": y, "group": group}, index=[f"b{i}" for i in range(y.size)])
+    kernel = _indicator_kernel(data["group"], "group")
+    results = nm.fit("y ~ 1", data=data, kernel=kernel, method="reml")
+    variances, fixef, se, modes = _lmer("y ~ 1 + (1 | group)", data, ["group"])
+    _check_against_lme4(results, variances, fixef, se, modes, data, ["group"])
+    # balanced one-way layout: MINQUE0 equals the ANOVA (method-of-moments) estimator
+    means = data.groupby("group")["y"].mean()
+    msb = per_group * np.sum((means - y.mean()) ** 2) / (groups - 1)
+    msw = np.sum((y - data["group"].map(means)) ** 2) / (groups * (per_group - 1))
+    minque0 = nm.fit("y ~ 1", data=data, kernel=kernel, method="minque0", constrain=False)
+    np.testing.assert_allclose(
+        minque0.variance_components["estimate"].to_numpy(), [(msb - msw) / per_group, msw], rtol=1e-8
+    )
