@@ -17,9 +17,9 @@ D_L = u ∘ 1[A_L > 0], D_l = (D_{l+1} U_{l+1}) ∘ 1[A_l > 0], in row blocks.
 
 Memory: the features (A, D) of at most ``FEATURE_BUDGET_BYTES`` worth of rows are kept
 (a "panel"); other rows stream past it in blocks, their features recomputed once per
-panel (so only when the features of all rows exceed the budget — n above about 5300 at p = 738,
-width = 2000, depth = 3 in float64). Peak memory is the n1×n2 float64 result, the panel,
-the weights and O(block × panel rows) work buffers.
+panel — so only when the features of all rows exceed the budget (n above about 5300 at
+p = 738, width = 2000, depth = 3 in float64). Peak memory is the n1×n2 float64 result,
+the panel, the weights and O(block × panel rows) work buffers.
 """
 
 from __future__ import annotations
