@@ -21,7 +21,8 @@
 #' equivalent of \code{model.matrix}): factors keep their levels (the first is
 #' the reference), logical columns enter as 0/1, and character columns as
 #' categories. R functions defined in your session are not available in the
-#' formula.
+#' formula, and arithmetic inside it is Python's (R's \code{I(age^2)} would be
+#' read as a bitwise operation): add such columns to \code{data} instead.
 #'
 #' @param formula A two-sided formula such as \code{y ~ sex + age}.
 #' @param data A data.frame; row names are sample IDs.
