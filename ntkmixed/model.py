@@ -78,7 +78,10 @@ class KernelLMM:
         if at_boundary:
             warn(f"Variance component(s) {at_boundary} were held at the boundary (zero); their "
                 "standard errors describe the unconstrained estimator.", BoundaryWarning)
-        return LMMResults.from_fit(self, variance_fit, problem.state(variance_fit.theta))
+        weights = variance_fit.theta.copy()
+        if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
+            weights[-1] = 1e-9 * float(np.var(y))
+        return LMMResults.from_fit(self, variance_fit, problem.state(weights))
 
 
 def fit(

@@ -138,3 +138,25 @@ def test_constrained_estimates_hold_negative_components_at_zero():
     S = DenseProblem(y, X, [K]).state(np.array([0.0, 1.0]))
     assert np.isclose(held.theta[1], S.q()[1] / S.S()[1, 1])
     assert reml(y, X, [K]).boundary[0]
+
+
+@pytest.mark.parametrize("estimator", [minque0, minque1])
+def test_constrained_residual_is_held_at_zero_too(estimator):
+    # y drawn with almost no residual variance: the unbiased residual estimate goes negative
+    rng = np.random.default_rng(2)
+    n = 60
+    Z = rng.standard_normal((n, 200))
+    K = Z @ Z.T / 200 + 0.05 * np.eye(n)
+    X = np.ones((n, 1))
+    for seed in range(40):
+        y = np.random.default_rng(seed).multivariate_normal(np.zeros(n), K)
+        if estimator(y, X, [K], constrain=False).theta[1] < 0:
+            break
+    else:
+        pytest.skip("no negative residual estimate drawn")
+    held = estimator(y, X, [K], constrain=True)
+    assert held.theta[1] == 0 and held.boundary[1] and held.theta[0] > 0
+    if estimator is minque1:
+        fit_reml = reml(y, X, [K])
+        assert fit_reml.boundary[1] and fit_reml.theta[1] == 0
+        assert fit_reml.theta[0] == pytest.approx(held.theta[0], rel=1e-5)

@@ -19,9 +19,9 @@ from .variance_fit import VarianceFit
 
 
 def solve_nonnegative(S: np.ndarray, q: np.ndarray, constrain: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Solve S θ = q; with ``constrain``, hold negative genetic components at zero (active
-    set: the most negative is fixed and the rest re-solved). The residual (last) stays free.
-    Returns θ and the boundary mask."""
+    """Solve S θ = q; with ``constrain``, hold negative components at zero (active set:
+    the most negative is fixed and the rest re-solved), the residual included, as GCTA
+    does. Returns θ and the boundary mask."""
     m = q.size
     free = np.ones(m, dtype=bool)
     theta = np.zeros(m)
@@ -37,8 +37,7 @@ def solve_nonnegative(S: np.ndarray, q: np.ndarray, constrain: bool) -> tuple[np
         theta[:] = 0.0
         theta[idx] = theta_free
         negative = (theta < 0) & free
-        negative[-1] = False
-        if not constrain or not negative.any():
+        if not constrain or not negative.any() or free.sum() == 1:
             return theta, ~free
         free[int(np.argmin(np.where(negative, theta, np.inf)))] = False
 

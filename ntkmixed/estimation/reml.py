@@ -73,8 +73,7 @@ def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
     loglik, tau = _profile(problem, h)
     theta = np.array([tau * h, tau * (1.0 - h)])
     boundary = np.array([constrain and h <= 1e-9, h >= _H_MAX - 1e-9])
-    if boundary[0]:
-        theta[0] = 0.0
+    theta[boundary] = 0.0
     state = problem.state(np.maximum(theta, _floor_from(problem, tau)))
     cov = 2.0 * np.linalg.inv(state.S())
     return VarianceFit(
