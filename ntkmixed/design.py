@@ -186,15 +186,20 @@ def build_design(
     keep &= complete
 
     positions = np.flatnonzero(keep)
-    lhs = matrices.lhs
-    if lhs.shape[1] != 1:
+    if matrices.lhs.shape[1] != 1:
         raise NtkmixedError(
             f"The 'formula' of {where} must have exactly one response on its left-hand side. "
-            f"Got {lhs.shape[1]} columns: {list(lhs.columns)}."
+            f"Got {matrices.lhs.shape[1]} columns: {list(matrices.lhs.columns)}."
         )
-    y = pd.DataFrame(lhs).reindex(positions).to_numpy(dtype=np.float64)[:, 0]
+    # Rebuild on the rows actually used, so that factor levels (unused ones dropped, as
+    # R's model.frame does) and stateful transforms are learned from the fitted people.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        matrices = model_matrix(parsed, _drop_unused_levels(frame.iloc[positions]), na_action="drop")
+    lhs = matrices.lhs
+    y = pd.DataFrame(lhs).to_numpy(dtype=np.float64)[:, 0]
     rhs = pd.DataFrame(matrices.rhs)
-    X = rhs.reindex(positions).to_numpy(dtype=np.float64)
+    X = rhs.to_numpy(dtype=np.float64)
     column_names = [str(c) for c in rhs.columns]
     kept_ids = ids[positions]
 
@@ -237,6 +242,14 @@ def build_design(
         covariate_data=data.iloc[positions][covariates] if covariates else pd.DataFrame(index=kept_ids),
         n_unused_genotype_rows=n_unused,
     )
+
+
+def _drop_unused_levels(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+    return frame.reset_index(drop=True)
 
 
 def _parse_formula(formula: str, where: str) -> Formula:

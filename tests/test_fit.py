@@ -191,3 +191,14 @@ def test_summary_is_an_object_with_text_html_and_tables(lmm_data):
     assert "<table" in summary._repr_html_()
     assert set(summary.tables) == {"fixed_effects", "variance_components", "heritability"}
     assert all(isinstance(t, pd.DataFrame) for t in summary.tables.values())
+
+
+def test_unused_factor_levels_are_dropped_like_model_frame(lmm_data):
+    data, G = lmm_data
+    data = data.assign(site=pd.Categorical(np.where(np.arange(len(data)) % 2, "a", "b"), categories=["a", "b", "c"]))
+    data.loc[data.index[:5], "y"] = np.nan
+    res = nm.fit("y ~ site + age", data=data, genotypes=G)
+    assert list(res.params.index) == ["Intercept", "site[T.b]", "age"]
+    new = data.iloc[:3].assign(site=pd.Categorical(["c", "a", "b"], categories=["a", "b", "c"]))
+    with pytest.raises(nm.NtkmixedError, match="allow_new_levels"):
+        res.predict(new, G.iloc[:3])
