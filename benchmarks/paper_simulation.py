@@ -13,6 +13,7 @@ Outputs in ``--out``: ``results.csv`` (one row per method × split × setting),
 
     python benchmarks/paper_simulation.py --reps 10
     python benchmarks/paper_simulation.py --reps 1 --scenarios linear --snps 20 --n 150
+    python benchmarks/paper_simulation.py --summarize run1/results.csv run2/results.csv --out pooled
 
 Genotypes: ``--genotypes example`` (default; ``ntkmixed.datasets.load_example()``, 700
 people × 740 SNPs), ``msprime`` (simulated, 700 × 740) or a PLINK prefix.
@@ -49,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="BLAS/torch threads (1 avoids oversubscribing a shared machine)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--summarize", nargs="+", type=Path, metavar="RESULTS_CSV",
+                        help="run nothing: pool earlier results.csv files (e.g. runs with "
+                             "different --seed) into one summary and figure in --out")
     return parser.parse_args(argv)
 
 
@@ -108,6 +112,18 @@ def run(args: argparse.Namespace):
     return results, summary
 
 
+def pool(paths):
+    """Results of earlier runs, stacked with a ``run`` column (the file's position), and
+    their joint summary: means and SDs over every split of every run."""
+    import pandas as pd
+
+    from ntkmixed.comparison import summarize
+
+    results = pd.concat([pd.read_csv(path).assign(run=i) for i, path in enumerate(paths)], ignore_index=True)
+    results["split"] = results["run"] * (results["split"].max() + 1) + results["split"]
+    return results, summarize(results, by=["scenario", "n_snps"])
+
+
 def markdown_table(summary, methods) -> str:
     """Rows (scenario, SNPs), one column per method: 'mean ± SD (seconds s)'."""
     from ntkmixed.comparison import METHOD_LABELS
@@ -140,7 +156,11 @@ def session_info(args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    results, summary = run(args)
+    if args.summarize:
+        results, summary = pool(args.summarize)
+        args.methods = list(dict.fromkeys(results["method"]))
+    else:
+        results, summary = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / "results.csv", index=False)
     summary.to_csv(args.out / "summary.csv", index=False)

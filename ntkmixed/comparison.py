@@ -176,9 +176,9 @@ def compare(
 
 def summarize(results: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """Mean and SD of the test correlation and MSE, and mean seconds, per method (and per
-    the ``by`` columns, e.g. ``["scenario", "n_snps"]``), methods in their input order."""
+    the ``by`` columns, e.g. ``["scenario", "n_snps"]``); rows keep the order in which
+    each value first appears in ``results``."""
     keys = [*by, "method"]
-    order = {m: i for i, m in enumerate(dict.fromkeys(results["method"]))}
     table = (
         results.groupby(keys, sort=False)
         .agg(
@@ -191,8 +191,11 @@ def summarize(results: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
         )
         .reset_index()
     )
-    table["_order"] = table["method"].map(order)
-    return table.sort_values([*by, "_order"]).drop(columns="_order").reset_index(drop=True)
+    ranks = [f"_rank_{key}" for key in keys]
+    for key, rank in zip(keys, ranks):
+        first_seen = {value: i for i, value in enumerate(dict.fromkeys(results[key]))}
+        table[rank] = table[key].map(first_seen)
+    return table.sort_values(ranks).drop(columns=ranks).reset_index(drop=True)
 
 
 def plot_comparison(results: pd.DataFrame, metric: str = "cor", facet: str | None = "scenario",

@@ -157,3 +157,9 @@ def test_paper_simulation_benchmark_ci_sized(tmp_path):
     table = (tmp_path / "summary.md").read_text()
     assert "| ricker | 20 |" in table and "NTK-LMM" in table
     assert (tmp_path / "figure.png").stat().st_size > 0
+    # pooling two runs (here the same file twice) doubles the splits behind each mean
+    pooled = tmp_path / "pooled"
+    csv = str(tmp_path / "results.csv")
+    assert script.main(["--summarize", csv, csv, "--out", str(pooled), "--quiet"]) == 0
+    summary = pd.read_csv(pooled / "summary.csv")
+    assert (summary["n_splits"] == 2).all() and (summary["cor_sd"] == 0).all()
