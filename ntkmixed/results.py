@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from scipy import stats
 from .design import Design
 from .estimation import VarianceFit
 from .exceptions import NtkmixedError
+from .fitted import DesignResults
 from .kernels.trained import TrainedKernel
 
 H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
@@ -36,7 +36,7 @@ class FitArrays:
     pev_total: np.ndarray  # n
 
 
-class LMMResults:
+class LMMResults(DesignResults):
     """Results of :func:`ntkmixed.fit`."""
 
     def __init__(
@@ -82,22 +82,6 @@ class LMMResults:
     @property
     def constrain(self) -> bool:
         return bool(self.variance_fit.constrain)
-
-    @property
-    def nobs(self) -> int:
-        return int(self.design.n)
-
-    @property
-    def n_dropped(self) -> int:
-        return self.design.n_dropped
-
-    @property
-    def dropped(self) -> dict[str, int]:
-        return dict(self.design.dropped)
-
-    @property
-    def formula(self) -> str:
-        return self.design.formula
 
     @property
     def kernels(self) -> list:
@@ -230,29 +214,16 @@ class LMMResults:
         values = self.design.X @ self.arrays.beta + self.arrays.blup.sum(axis=1)
         return pd.Series(values, index=self.design.ids, name="fitted")
 
-    @cached_property
-    def resid(self) -> pd.Series:
-        return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.ids, name="resid")
-
     # --- prediction -----------------------------------------------------------------
-    def predict(self, newdata: pd.DataFrame | None = None, genotypes: Any = None, allow_new_levels: bool = False) -> pd.Series:
-        """ŷ* = X*β̂ + Σ_k σ̂²_k K_k(*, train) V̂⁻¹(y − Xβ̂), never transductive.
+    def _fixed_coefficients(self) -> np.ndarray:
+        return self.arrays.beta
 
-        Without ``newdata``: the fitted values. Unseen factor levels raise unless
-        ``allow_new_levels=True`` (they then get the reference level's fixed effect).
-        Rows with missing covariates predict NaN.
-        """
-        if newdata is None:
-            if genotypes is not None:
-                raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
-            return self.fitted.rename("predicted")
-        X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
-        new_samples = self.design.new_samples(newdata.index, genotypes)
-        genetic = np.zeros(len(newdata))
+    def _genetic_prediction(self, new_samples) -> np.ndarray:
+        """Σ_k σ̂²_k K_k(*, train) V̂⁻¹(y − Xβ̂): conditional mean of the new genetic values."""
+        genetic = np.zeros(len(new_samples.ids))
         for weight, trained in zip(self.variance_fit.theta[:-1], self.trained_kernels):
             genetic += weight * (trained.cross(new_samples, self.design.samples) @ self.arrays.Py)
-        values = X_new.to_numpy() @ self.arrays.beta + genetic
-        return pd.Series(values, index=newdata.index, name="predicted")
+        return genetic
 
     # --- presentation and persistence -------------------------------------------------
     def summary(self):

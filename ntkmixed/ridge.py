@@ -34,6 +34,7 @@ from .estimation.krr import (
     scores,
 )
 from .exceptions import BoundaryWarning, NtkmixedError, warn
+from .fitted import DesignResults
 from .kernels.base import Kernel
 from .kernels.trained import TrainedKernel, as_kernel_list, train_kernels
 
@@ -203,7 +204,7 @@ def _progress(n_folds: int, progress):
     return tqdm(total=n_folds, desc="cross-validation folds", unit="fold")
 
 
-class KRRResults:
+class KRRResults(DesignResults):
     """Results of :func:`ntkmixed.krr`: the chosen λ, the cross-validation table, the fit
     at the chosen λ (fixed effects, dual coefficients, fitted values) and prediction."""
 
@@ -246,22 +247,6 @@ class KRRResults:
     def kernel(self) -> Kernel:
         return self.trained_kernel.kernel
 
-    @property
-    def formula(self) -> str:
-        return self.design.formula
-
-    @property
-    def nobs(self) -> int:
-        return int(self.design.n)
-
-    @property
-    def n_dropped(self) -> int:
-        return self.design.n_dropped
-
-    @property
-    def dropped(self) -> dict[str, int]:
-        return dict(self.design.dropped)
-
     @cached_property
     def params(self) -> pd.Series:
         """GLS fixed effects at the chosen λ (not penalised)."""
@@ -277,25 +262,12 @@ class KRRResults:
         """Xβ̂ + Kα̂ = y − λα̂ on the training people."""
         return pd.Series(self._fit.fitted, index=self.design.ids, name="fitted")
 
-    @cached_property
-    def resid(self) -> pd.Series:
-        return pd.Series(self.design.y - self._fit.fitted, index=self.design.ids, name="resid")
+    def _fixed_coefficients(self) -> np.ndarray:
+        return self._fit.beta
 
-    def predict(self, newdata: pd.DataFrame | None = None, genotypes: Any = None, allow_new_levels: bool = False) -> pd.Series:
-        """ŷ* = X*β̂ + K(*, train) α̂ for new people (the training fit never sees them).
-
-        Without ``newdata``: the fitted values. Unseen factor levels raise unless
-        ``allow_new_levels=True``; rows with missing covariates predict NaN.
-        """
-        if newdata is None:
-            if genotypes is not None:
-                raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
-            return self.fitted.rename("predicted")
-        X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
-        new_samples = self.design.new_samples(newdata.index, genotypes)
-        cross = self.trained_kernel.cross(new_samples, self.design.samples)
-        values = X_new.to_numpy() @ self._fit.beta + cross @ self._fit.dual_coef
-        return pd.Series(values, index=newdata.index, name="predicted")
+    def _genetic_prediction(self, new_samples) -> np.ndarray:
+        """K(*, train) α̂."""
+        return self.trained_kernel.cross(new_samples, self.design.samples) @ self._fit.dual_coef
 
     # --- presentation -------------------------------------------------------------------
     def summary(self):
