@@ -3,6 +3,8 @@ models written as Precomputed(Z Zᵀ) kernels."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,13 +13,22 @@ import ntkmixed as nm
 
 pytestmark = pytest.mark.r
 
-robjects = pytest.importorskip("rpy2.robjects", reason="rpy2 is not installed")
+# rpy2 rewrites LD_LIBRARY_PATH when it starts R; later `python` subprocesses of the test
+# session (the CLI tests) would then load Debian's libpython. Restore it once R is up.
+_library_path = os.environ.get("LD_LIBRARY_PATH")
 try:
-    from rpy2.robjects.packages import importr
+    robjects = pytest.importorskip("rpy2.robjects", reason="rpy2 is not installed")
+    try:
+        from rpy2.robjects.packages import importr
 
-    importr("lme4")
-except Exception as exc:  # R or lme4 missing
-    pytest.skip(f"lme4 is not available through rpy2: {exc}", allow_module_level=True)
+        importr("lme4")
+    except Exception as exc:  # R or lme4 missing
+        pytest.skip(f"lme4 is not available through rpy2: {exc}", allow_module_level=True)
+finally:
+    if _library_path is None:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+    else:
+        os.environ["LD_LIBRARY_PATH"] = _library_path
 
 
 def _lmer(formula: str, data: pd.DataFrame, factors: list[str]):
