@@ -71,6 +71,8 @@ def lmm_summary(results) -> Summary:
         ("Method", f"{results.method} ({'components constrained >= 0' if results.constrain else 'unconstrained'})"),
         ("Observations", str(results.nobs)),
         ("Rows dropped", dropped_text(results.design.n_input, results.design.dropped)),
+        *([("Genotyped, not in data", str(results.design.n_unused_genotype_rows))]
+          if results.design.n_unused_genotype_rows else []),
         ("Converged", f"{'Yes' if results.converged else 'No'} ({fit.iterations} iterations)"),
         ("At boundary", ", ".join(boundary) if boundary else "none"),
         ("REML log-likelihood", f"{results.loglik:.4f}"),

@@ -88,6 +88,8 @@ def test_missing_rows_are_dropped_and_counted(lmm_data):
     assert res.nobs == len(data) - 6
     assert res.dropped == {"not in genotypes": 1, "missing genotypes": 1, "missing response or covariates": 4}
     assert "6 of 120" in str(res.summary())
+    extra = pd.concat([G, pd.DataFrame(0.0, index=["extra1", "extra2"], columns=G.columns)])
+    assert "Genotyped, not in data: 2" in str(nm.fit("y ~ sex + age", data=data, genotypes=extra).summary())
     kept = data.index.difference(data.index[[0, 1, 2, 5, 7, 9]])
     assert set(res.blup.index) == set(kept)
 
