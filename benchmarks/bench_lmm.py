@@ -342,7 +342,7 @@ def report_eigh(table: pd.DataFrame) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small n: a smoke test in seconds")
-    parser.add_argument("--sizes", type=int, nargs="+", help="n for the glimix comparison (default 2000 5000)")
+    parser.add_argument("--sizes", type=int, nargs="+", help="n for the glimix comparison (default 2000 5000; 0 skips)")
     parser.add_argument("--large", type=int, help="n for the eigh/memory part (default 10000; 0 skips)")
     parser.add_argument("--snps-per-n", type=float, default=1.5, help="SNPs per individual (p ≥ n keeps the GRM full rank)")
     parser.add_argument("--repeats", type=int, help="runs per timing, best kept (default 1; --quick 2)")
@@ -354,7 +354,7 @@ def main(argv=None) -> None:
     if args.worker:
         worker(*args.worker)
         return
-    sizes = args.sizes or ([300, 600] if args.quick else [2000, 5000])
+    sizes = [n for n in (args.sizes or ([300, 600] if args.quick else [2000, 5000])) if n > 0]
     large = args.large if args.large is not None else (800 if args.quick else 10000)
     repeats = args.repeats or (2 if args.quick else 1)
     print(f"bench_lmm: numpy {np.__version__}, {os.cpu_count()} CPUs, load average {_load()}")
