@@ -160,3 +160,21 @@ def test_constrained_residual_is_held_at_zero_too(estimator):
         fit_reml = reml(y, X, [K])
         assert fit_reml.boundary[1] and fit_reml.theta[1] == 0
         assert fit_reml.theta[0] == pytest.approx(held.theta[0], rel=1e-5)
+
+
+def test_reml_is_not_fooled_by_round_off_near_h2_one():
+    # A centred GRM is singular along 1, which the intercept absorbs. Searching h up to
+    # 1 − 1e-7 once produced a round-off likelihood spike there (h² = 1 reported at
+    # n = 2000–10 000 where MINQUE1 and glimix-core gave 0.50); REML must agree with MINQUE1.
+    rng = np.random.default_rng(0)
+    n, p = 2000, 3000
+    G = rng.binomial(2, rng.uniform(0.05, 0.5, p), size=(n, p)).astype(float)
+    Z = (G - G.mean(0)) / G.std(0)
+    K = Z @ Z.T / p
+    K /= np.mean(np.diag(K))
+    g = Z @ rng.standard_normal(p)
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.uniform(40, 70, n)])
+    y = X @ [1.0, 0.3, 0.02] + g * np.sqrt(0.5 / np.var(g)) + rng.standard_normal(n) * np.sqrt(0.5)
+    fit_reml, fit_minque1 = reml(y, X, [K]), minque1(y, X, [K])
+    assert not fit_reml.boundary.any()
+    np.testing.assert_allclose(fit_reml.theta, fit_minque1.theta, rtol=1e-7)

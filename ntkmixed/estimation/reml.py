@@ -17,11 +17,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from ..exceptions import NtkmixedError
 from .minque import _floor, minque0
 from .states import DenseProblem, SpectralProblem, make_problem
 from .variance_fit import VarianceFit
 
-_H_MAX = 1.0 - 1e-7
+# Upper end of the search for h. Closer to 1, a kernel direction that the fixed effects
+# absorb (the all-ones vector of a centred GRM with an intercept) gets weight 1/(1−h) in
+# XᵀV⁻¹X; by 1 − 1e-7 its condition number passes 1e11 and round-off manufactures a
+# likelihood spike above the true optimum (seen at n = 2000–10 000). 1 − 1e-5 stays clear.
+_H_MAX = 1.0 - 1e-5
 
 
 def reml(
@@ -74,8 +79,7 @@ def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
     theta = np.array([tau * h, tau * (1.0 - h)])
     boundary = np.array([constrain and h <= 1e-9, h >= _H_MAX - 1e-9])
     theta[boundary] = 0.0
-    if not boundary.any():
-        theta, loglik = _polish(problem, theta, loglik)
+    theta, loglik = _polish(problem, theta, loglik, free=~boundary)
     state = problem.state(np.maximum(theta, _floor_from(problem, tau)))
     cov = 2.0 * np.linalg.inv(state.S())
     return VarianceFit(
@@ -83,20 +87,28 @@ def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
     )
 
 
-def _polish(problem: SpectralProblem, theta: np.ndarray, loglik: float) -> tuple[np.ndarray, float]:
-    """Fisher-scoring steps (θ ← S(θ)⁻¹ q(θ), which is one MINQUE step at α = θ) from an
-    interior search result. A search on the likelihood value locates the optimum only to
-    about the square root of machine precision, because the likelihood is flat there;
-    the score equation pins it to round-off."""
+def _polish(problem: SpectralProblem, theta: np.ndarray, loglik: float, free: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fisher-scoring steps on the free components (θ_F ← S_FF⁻¹ q_F at the current θ,
+    one MINQUE step) from the search result. A search on the likelihood value locates
+    the optimum only to about the square root of machine precision, because the
+    likelihood is flat there; the score equation pins it to round-off. Steps that lower
+    the likelihood, leave the parameter space or make V singular are not taken."""
+    index = np.flatnonzero(free)
+    if index.size == 0:
+        return theta, loglik
     for _ in range(50):
-        state = problem.state(theta)
-        proposal = np.linalg.solve(state.S(), state.q())
-        if np.any(proposal <= 0):
+        try:
+            state = problem.state(theta)
+            proposal = theta.copy()
+            proposal[index] = np.linalg.solve(state.S()[np.ix_(index, index)], state.q()[index])
+            if np.any(proposal[index] <= 0):
+                break
+            proposed_loglik = problem.state(proposal).reml_loglik()
+        except (NtkmixedError, np.linalg.LinAlgError):
             break
-        change = float(np.max(np.abs(proposal - theta)) / np.sum(theta))
-        proposed_loglik = problem.state(proposal).reml_loglik()
         if not np.isfinite(proposed_loglik) or proposed_loglik < loglik - 1e-9 * abs(loglik):
             break
+        change = float(np.max(np.abs(proposal - theta)) / np.sum(theta))
         theta, loglik = proposal, proposed_loglik
         if change < 1e-13:
             break
