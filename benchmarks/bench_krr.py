@@ -3,7 +3,7 @@
 
 Data: genotypes with allele frequencies U(0.05, 0.5), the GRM K = Z Zᵀ/p normalised to
 mean diagonal 1, and y = g + e with h² = 0.5, centred (scikit-learn's KernelRidge has no
-intercept, so both sides fit ``y ~ 0``). Folds: ``ntkmixed.estimation.krr.make_folds(n,
+intercept, so both sides fit ``y ~ 0``). Folds: ``ntkmixed.estimation.ridge.make_folds(n,
 5, seed)``, handed to GridSearchCV as a list of (train, test) pairs. Grid: 7 or 30
 log-spaced values in [0.01, 100] (h² from 0.99 to 0.01).
 
@@ -11,7 +11,7 @@ Rows per (n, grid size):
 
 * ``sklearn``: ``GridSearchCV(..., scoring="neg_mean_squared_error").fit(K, y)``, refit at
   the best λ included.
-* ``engine``: ``ntkmixed.estimation.krr`` — held-out predictions of every fold at every λ
+* ``engine``: ``ntkmixed.estimation.ridge`` — held-out predictions of every fold at every λ
   (``cv_predictions``, method "auto"), fold scores, the choice of λ and the final fit
   (``ridge_fit``) — the like-for-like comparison, starting from the same K.
 * ``krr()``: ``ntkmixed.krr("y ~ 0", data, kernel=Precomputed(K), ...)``, the public entry
@@ -78,16 +78,12 @@ def run_sklearn(K, y, grid, folds):
 
 
 def run_engine(K, y, grid, folds):
-    from ntkmixed.estimation import krr as engine
+    from ntkmixed.estimation import DenseOperator
+    from ntkmixed.estimation.ridge import cross_validate
 
     X = np.zeros((y.size, 0))
-    predictions = engine.cv_predictions(y, X, K, grid, folds)
-    fold_scores = np.column_stack([engine.scores(y[test], p, "mse") for (_, test), p in zip(folds, predictions)])
-    mean = fold_scores.mean(axis=1)
-    best = engine.best_index(mean, "mse")
-    engine.ridge_fit(y, X, K, grid[best])
-    method = engine.choose_cv_method(folds, y.size, grid.size)
-    return float(grid[best]), mean, method
+    outcome = cross_validate(y, X, DenseOperator(K), np.asarray(grid), folds, "mse")
+    return float(grid[outcome.best]), outcome.mean, outcome.engine
 
 
 def run_public(kernel, y, grid, folds):
@@ -113,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ntkmixed import Precomputed
-    from ntkmixed.estimation.krr import make_folds
+    from ntkmixed.estimation.ridge import make_folds
 
     sizes = [int(v) for v in args.sizes.split(",")]
     plan = [(500, (7, 30))] if args.quick else [(n, (7, 30) if n <= 2000 or args.full else (7,)) for n in sizes]

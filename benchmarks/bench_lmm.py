@@ -5,7 +5,7 @@ kernel — a GRM of simulated genotypes with mean diagonal 1 — against glimix-
 (``glimix_core.lmm.LMM(y, X, economic_qs(K), restricted=True)``). Both sides are timed
 from the kernel matrix, eigendecomposition included; h² must agree to 1e-4. Rows:
 
-* ``estimator``: the pure estimator ``ntkmixed.estimation.reml/minque1(y, X, [K])``
+* ``estimator``: the pure estimator ``ntkmixed.estimation.reml/minque1(problem)``
   (eigendecomposition + search), against glimix ``economic_qs`` + ``LMM.fit``.
 * ``fit(Precomputed)``: ``Precomputed(K)`` (which validates K with an ``eigvalsh``) plus
   ``ntkmixed.fit``, against the same glimix time.
@@ -110,11 +110,11 @@ def run_glimix(K, y, X):
 
 
 def run_estimator(method, K, y, X):
-    from ntkmixed.estimation import ESTIMATORS, make_problem
+    from ntkmixed.estimation import ESTIMATORS, build_problem
 
     t0 = time.perf_counter()
-    problem = make_problem(y, X, [K])
-    fit = ESTIMATORS[method](y, X, [K], problem=problem)
+    problem, _ = build_problem(y, X, [K])
+    fit = ESTIMATORS[method](problem)
     seconds = time.perf_counter() - t0
     return seconds, h2_of(fit.theta), float(fit.loglik)
 
@@ -203,7 +203,7 @@ def _warm_up(task: str) -> None:
     """Import what the measured call imports lazily (formulaic, scipy.optimize, ...), so
     that the memory figure counts arrays, not modules."""
     import ntkmixed as nm
-    from ntkmixed.estimation import ESTIMATORS
+    from ntkmixed.estimation import estimate
 
     if task == "eigh":
         return
@@ -219,13 +219,13 @@ def _warm_up(task: str) -> None:
             data = pd.DataFrame({"y": y, "sex": X[:, 1], "age": X[:, 2]})
             nm.fit("y ~ sex + age", data, kernel=nm.Precomputed(K), method=method).summary()
         else:
-            ESTIMATORS[method](y, X, [K])
+            estimate(method, y, X, [K])
 
 
 def worker(task: str, directory: str) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
     import ntkmixed as nm
-    from ntkmixed.estimation import ESTIMATORS, make_problem
+    from ntkmixed.estimation import ESTIMATORS, build_problem
 
     folder = Path(directory)
     K = np.load(folder / "K.npy")
@@ -250,8 +250,8 @@ def worker(task: str, directory: str) -> None:
             yield fit
         else:
             problem = []
-            yield lambda: problem.append(make_problem(y, X, [K]))
-            yield lambda: out.__setitem__("h2", h2_of(ESTIMATORS[method](y, X, [K], problem=problem[0]).theta))
+            yield lambda: problem.append(build_problem(y, X, [K])[0])
+            yield lambda: out.__setitem__("h2", h2_of(ESTIMATORS[method](problem[0]).theta))
 
     _warm_up(task)
     if not _reset_peak():
@@ -324,7 +324,7 @@ def report_eigh(table: pd.DataFrame) -> None:
     print("ratio = seconds / eigh_s (eigh timed in the same process right before; target <= 1.5)")
     print(f"peak_extra = peak RSS (VmHWM) - RSS with K, y, X loaded; n²·8 = {8 * n * n / 1e9:.2f} GB;"
           f" target <= {MEMORY_TARGET_N2:g}·n²·8 = {MEMORY_TARGET_N2 * 8 * n * n / 1e9:.2f} GB")
-    print("part1/part2: estimator rows = make_problem (eigh + rotation) / estimation;"
+    print("part1/part2: estimator rows = build_problem (eigh + rotation) / estimation;"
           " fit rows = Precomputed(K) (copy, symmetrisation, eigvalsh) / ntkmixed.fit;"
           " partN_peak = peak during that part above the same baseline")
     unit = 8.0 * n * n

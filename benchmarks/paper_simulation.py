@@ -84,7 +84,7 @@ def run(args: argparse.Namespace):
     import pandas as pd
 
     import ntkmixed as nm
-    from ntkmixed.comparison import summarize
+    from ntkmixed.experiments.comparison import summarize
 
     genotypes = load_genotypes(args.genotypes, args.n)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
@@ -117,7 +117,7 @@ def pool(paths):
     their joint summary: means and SDs over every split of every run."""
     import pandas as pd
 
-    from ntkmixed.comparison import summarize
+    from ntkmixed.experiments.comparison import summarize
 
     results = pd.concat([pd.read_csv(path).assign(run=i) for i, path in enumerate(paths)], ignore_index=True)
     results["split"] = results["run"] * (results["split"].max() + 1) + results["split"]
@@ -126,7 +126,7 @@ def pool(paths):
 
 def markdown_table(summary, methods) -> str:
     """Rows (scenario, SNPs), one column per method: 'mean ± SD (seconds s)'."""
-    from ntkmixed.comparison import METHOD_LABELS
+    from ntkmixed.experiments.comparison import METHOD_LABELS
 
     header = "| scenario | SNPs | " + " | ".join(METHOD_LABELS.get(m, m) for m in methods) + " |"
     lines = [header, "|" + "---|" * (len(methods) + 2)]
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        from ntkmixed.comparison import plot_comparison
+        from ntkmixed.experiments.comparison import plot_comparison
 
         plot_comparison(results).savefig(args.out / "figure.png", dpi=120, bbox_inches="tight")
     except ImportError:

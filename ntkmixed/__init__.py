@@ -14,16 +14,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401 (public)
 
 # public name -> module that defines it
 _EXPORTS = {
-    "fit": "model",
-    "KernelLMM": "model",
-    "LMMResults": "results",
-    "load": "io",
-    "standardize": "genotypes",
-    "Standardization": "genotypes",
+    "fit": "models",
+    "KernelLMM": "models",
+    "LMMResults": "models",
+    "load": "models",
+    "standardize": "data.genotypes",
+    "Standardization": "data.genotypes",
     "Kernel": "kernels",
     "GRM": "kernels",
     "Precomputed": "kernels",
@@ -31,20 +31,33 @@ _EXPORTS = {
     "NNGP": "kernels",
     "Polynomial": "kernels",
     "Gaussian": "kernels",
-    "krr": "ridge",
-    "KRRResults": "ridge",
-    "read_plink": "plink",
-    "Genotypes": "plink",
-    "read_pheno": "phenotypes",
-    "read_covar": "phenotypes",
-    "compare": "comparison",
+    "krr": "models",
+    "KRRResults": "models",
+    "read_plink": "data.plink",
+    "Genotypes": "data.plink",
+    "read_pheno": "data.phenotypes",
+    "read_covar": "data.phenotypes",
+    "compare": "experiments.comparison",
     "NtkmixedError": "exceptions",
     "ConvergenceWarning": "exceptions",
     "BoundaryWarning": "exceptions",
     "DataWarning": "exceptions",
     "NtkmixedWarning": "exceptions",
 }
-_SUBMODULES = {"datasets", "simulate", "kernels", "estimation", "exceptions", "qc", "phenotypes", "plink"}
+# public submodule name -> its module in the layered layout
+_SUBMODULES = {
+    "datasets": "data.datasets",
+    "simulate": "experiments.simulate",
+    "kernels": "kernels",
+    "estimation": "estimation",
+    "exceptions": "exceptions",
+    "qc": "data.qc",
+    "phenotypes": "data.phenotypes",
+    "plink": "data.plink",
+    "data": "data",
+    "models": "models",
+    "experiments": "experiments",
+}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
@@ -54,7 +67,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
         return getattr(module, name)
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     raise AttributeError(f"module 'ntkmixed' has no attribute {name!r}")
 
 

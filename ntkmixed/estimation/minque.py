@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import NtkmixedError
-from .states import make_problem
+from .problem import Problem
 from .variance_fit import VarianceFit
 
 
@@ -48,19 +48,20 @@ def sandwich(state, S: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return S_inv @ state.var_q(theta) @ S_inv
 
 
-def _floor(y: np.ndarray) -> float:
-    return 1e-6 * float(np.var(y))
+def variance_floor(problem: Problem) -> float:
+    """The smallest prior weight a MINQUE step uses: 1e-6 · var(y)."""
+    return 1e-6 * problem.y_variance
 
 
-def minque0(y: np.ndarray, X: np.ndarray, kernels: list[np.ndarray], constrain: bool = True, problem=None) -> VarianceFit:
-    problem = problem or make_problem(y, X, kernels)
+def minque0(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
+    """One MINQUE solve with identity weights (``tol``/``max_iter`` unused)."""
     weights = np.zeros(problem.n_components)
     weights[-1] = 1.0
     return _one_step(problem, weights, constrain, "minque0")
 
 
-def minque1_one_step(y, X, kernels, constrain: bool = True, problem=None) -> VarianceFit:
-    problem = problem or make_problem(y, X, kernels)
+def minque1_one_step(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
+    """Classical one-step MINQUE(1): prior weights all 1 (``tol``/``max_iter`` unused)."""
     return _one_step(problem, np.ones(problem.n_components), constrain, "minque1-one-step")
 
 
@@ -73,15 +74,7 @@ def _one_step(problem, weights, constrain, method) -> VarianceFit:
     return VarianceFit(theta, cov, method, True, 1, 0.0, boundary, constrain, loglik)
 
 
-def minque1(
-    y: np.ndarray,
-    X: np.ndarray,
-    kernels: list[np.ndarray],
-    constrain: bool = True,
-    tol: float = 1e-8,
-    max_iter: int = 200,
-    problem=None,
-) -> VarianceFit:
+def minque1(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
     """Iterated MINQUE from the MINQUE0 start (negatives lifted to 1e-6·var(y) as weights).
 
     The fixed-point map θ → MINQUE(α = θ) converges linearly, slowly when the likelihood
@@ -90,9 +83,8 @@ def minque1(
     plain step's. Converged when one plain MINQUE step moves θ by less than ``tol``
     relative to Σ|θ|; ``iterations`` counts MINQUE solves.
     """
-    problem = problem or make_problem(y, X, kernels)
-    floor = _floor(y)
-    start = minque0(y, X, kernels, constrain=False, problem=problem).theta
+    floor = variance_floor(problem)
+    start = minque0(problem, constrain=False).theta
 
     def step(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         state = problem.state(weights)

@@ -18,8 +18,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ..exceptions import NtkmixedError
-from .minque import _floor, minque0
-from .states import DenseProblem, SpectralProblem, make_problem
+from .minque import minque0, variance_floor
+from .problem import Problem
 from .variance_fit import VarianceFit
 
 # Upper end of the search for h. Closer to 1, a kernel direction that the fixed effects
@@ -29,53 +29,26 @@ from .variance_fit import VarianceFit
 _H_MAX = 1.0 - 1e-5
 
 
-def reml(
-    y: np.ndarray,
-    X: np.ndarray,
-    kernels: list[np.ndarray],
-    constrain: bool = True,
-    tol: float = 1e-8,
-    max_iter: int = 200,
-    problem=None,
-) -> VarianceFit:
-    problem = problem or make_problem(y, X, kernels)
-    if isinstance(problem, SpectralProblem):
-        return _reml_spectral(problem, constrain)
-    return _reml_ai(problem, y, X, kernels, constrain, tol, max_iter)
+def reml(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
+    """REML: a 1-D profile search where the engine profiles the likelihood (one kernel;
+    ``tol``/``max_iter`` unused there), AI-REML otherwise."""
+    if problem.supports_profile:
+        return _reml_profiled(problem, constrain)
+    return _reml_ai(problem, constrain, tol, max_iter)
 
 
-def _profile(problem: SpectralProblem, h: float) -> tuple[float, float]:
-    """(profiled REML log-likelihood, τ̂) at heritability-like parameter h."""
-    state = problem.state(np.array([h, 1.0 - h]))
-    dof = problem.n - problem.k
-    quad = float(problem.y_rot @ state.p_rot)
-    tau = quad / dof
-    if tau <= 0 or np.any(state.d <= 0):
-        return -np.inf, tau
-    sign, logdet_xvx = np.linalg.slogdet(state.XtViX) if problem.k else (1.0, 0.0)
-    loglik = -0.5 * (
-        dof * (np.log(2 * np.pi) + 1.0 + np.log(tau))
-        + np.sum(np.log(state.d)) + logdet_xvx - problem.logdet_xtx
-    )
-    return float(loglik), tau
-
-
-def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
-    h_min = 0.0
-    if not constrain:
-        s_max = float(problem.s.max())
-        if s_max > 1.0:  # smallest h with every d = 1 + h (s − 1) still positive
-            h_min = -1.0 / (s_max - 1.0) * (1.0 - 1e-6)
+def _reml_profiled(problem: Problem, constrain: bool) -> VarianceFit:
+    h_min = 0.0 if constrain else problem.smallest_profile_h()
     grid = np.concatenate([np.linspace(h_min, _H_MAX, 101)])
-    values = np.array([_profile(problem, h)[0] for h in grid])
+    values = np.array([problem.profile_reml(h)[0] for h in grid])
     best = int(np.argmax(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
     result = minimize_scalar(
-        lambda h: -_profile(problem, h)[0], bounds=(lo, hi), method="bounded",
+        lambda h: -problem.profile_reml(h)[0], bounds=(lo, hi), method="bounded",
         options={"xatol": 1e-10, "maxiter": 500},
     )
     h = float(result.x) if -result.fun >= values[best] else float(grid[best])
-    loglik, tau = _profile(problem, h)
+    loglik, tau = problem.profile_reml(h)
     theta = np.array([tau * h, tau * (1.0 - h)])
     boundary = np.array([constrain and h <= 1e-9, h >= _H_MAX - 1e-9])
     theta[boundary] = 0.0
@@ -87,7 +60,7 @@ def _reml_spectral(problem: SpectralProblem, constrain: bool) -> VarianceFit:
     )
 
 
-def _polish(problem: SpectralProblem, theta: np.ndarray, loglik: float, free: np.ndarray) -> tuple[np.ndarray, float]:
+def _polish(problem: Problem, theta: np.ndarray, loglik: float, free: np.ndarray) -> tuple[np.ndarray, float]:
     """Fisher-scoring steps on the free components (θ_F ← S_FF⁻¹ q_F at the current θ,
     one MINQUE step) from the search result. A search on the likelihood value locates
     the optimum only to about the square root of machine precision, because the
@@ -119,9 +92,9 @@ def _floor_from(problem, tau: float) -> float:
     return 1e-6 * tau
 
 
-def _reml_ai(problem: DenseProblem, y, X, kernels, constrain, tol, max_iter) -> VarianceFit:
-    floor = _floor(y)
-    theta = np.maximum(minque0(y, X, kernels, constrain=False, problem=problem).theta, floor * 100)
+def _reml_ai(problem: Problem, constrain: bool, tol: float, max_iter: int) -> VarianceFit:
+    floor = variance_floor(problem)
+    theta = np.maximum(minque0(problem, constrain=False).theta, floor * 100)
     fixed = np.zeros(theta.size, dtype=bool)
     state = problem.state(theta)
     loglik = state.reml_loglik()

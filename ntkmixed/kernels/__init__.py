@@ -2,7 +2,8 @@
 Gaussian kernels. All derive from :class:`~ntkmixed.kernels.base.Kernel`."""
 
 from .analytic import NNGP
-from .base import Kernel, Samples
+from ..data.samples import Samples
+from .base import Kernel
 from .classical import Gaussian, Polynomial
 from .grm import GRM
 from .normalize import Normalization

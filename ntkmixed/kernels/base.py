@@ -3,31 +3,24 @@ matrix. Variance components belong to the model, never to the kernel.
 
 Subclasses implement :meth:`Kernel.gram` (and, when it is cheaper than the full Gram
 matrix, :meth:`Kernel.gram_diag`). The model talks to kernels only through
-:meth:`train_gram`, :meth:`cross_gram` and :meth:`diag_of`, which receive
-:class:`Samples`; kernels that are not built from genotypes (``Precomputed``) override
-those three instead.
+:meth:`train_gram`, :meth:`cross_gram`, :meth:`diag_of` and :meth:`training_operator`,
+which receive :class:`Samples`; kernels that are not built from genotypes
+(``Precomputed``) override the first three instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
+
+from .._validation import check_option
+from ..data.samples import Samples
+from ..estimation.operators import KernelOperator
+from .normalize import Normalization
+from .operators import GramOperator
 
 NORMALIZATIONS = ("mean-diag", "unit-diag", "none")
-
-
-@dataclass(frozen=True)
-class Samples:
-    """The people a kernel is evaluated on: their IDs and standardised genotypes.
-
-    ``Z`` is None when the model has no genotypes (only precomputed kernels).
-    """
-
-    ids: pd.Index
-    Z: np.ndarray | None
 
 
 class Kernel:
@@ -43,8 +36,6 @@ class Kernel:
     needs_genotypes: ClassVar[bool] = True
 
     def __init__(self, normalize: str | None = None, name: str | None = None):
-        from .._validation import check_option
-
         self.normalize = check_option(
             normalize if normalize is not None else self.default_normalize,
             "normalize", NORMALIZATIONS, type(self).__name__,
@@ -75,6 +66,12 @@ class Kernel:
 
     def diag_of(self, samples: Samples) -> np.ndarray:
         return self.gram_diag(self._genotypes(samples))
+
+    def training_operator(self, train: Samples, normalization: Normalization, raw_diagonal: np.ndarray) -> KernelOperator:
+        """The normalised training kernel as an engine sees it. By default its Gram
+        matrix, formed when an engine first asks for it; kernels with a cheaper
+        representation (the GRM's genotype factor) override this."""
+        return GramOperator(lambda: self.train_gram(train), raw_diagonal, normalization)
 
     # --- identity ------------------------------------------------------------------
     @property

@@ -5,6 +5,9 @@
 * ``"unit-diag"``: ``K_ij / sqrt(K_ii K_jj)`` (cosine, as in the NTK paper); a cross-kernel
   needs the new rows' own diagonal.
 * ``"none"``: unchanged.
+
+The constants come from the training diagonal alone, so a kernel can be normalised
+before (or without) its n×n matrix being formed: as a matrix, a factor, or products.
 """
 
 from __future__ import annotations
@@ -25,35 +28,53 @@ class Normalization:
     train_diag: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, rule: str, K_train: np.ndarray, in_place: bool = False) -> tuple["Normalization", np.ndarray]:
-        """Learn the constants from the training Gram matrix; return them and the
-        normalised matrix (``K_train`` itself, overwritten, when ``in_place``)."""
-        diag = np.diag(K_train).copy()
+    def from_diagonal(cls, rule: str, diag: np.ndarray) -> "Normalization":
+        """Learn the constants from the un-normalised training diagonal k(x_i, x_i)."""
+        diag = np.asarray(diag, dtype=np.float64)
         if rule == "none":
-            return cls("none"), K_train
+            return cls("none")
         if rule == "mean-diag":
             scale = float(diag.mean())
             if not np.isfinite(scale) or scale <= 0:
                 raise NtkmixedError(
                     f"Cannot apply 'mean-diag' normalisation: the kernel's mean diagonal is {scale!r}."
                 )
-            if in_place:
-                K_train /= scale
-                return cls("mean-diag", scale=scale), K_train
-            return cls("mean-diag", scale=scale), K_train / scale
+            return cls("mean-diag", scale=scale)
         if rule == "unit-diag":
             if np.any(diag <= 0):
                 raise NtkmixedError(
                     "Cannot apply 'unit-diag' normalisation: the kernel has "
                     f"{int(np.sum(diag <= 0))} non-positive diagonal entries."
                 )
-            root = np.sqrt(diag)
-            if in_place:
-                K_train /= root[:, None]
-                K_train /= root[None, :]
-                return cls("unit-diag", train_diag=diag), K_train
-            return cls("unit-diag", train_diag=diag), K_train / np.outer(root, root)
+            return cls("unit-diag", train_diag=diag.copy())
         raise NtkmixedError(f"Unknown normalisation {rule!r}.")
+
+    def row_scale(self) -> np.ndarray | float:
+        """s with normalised K = diag(s) K_raw diag(s) on the training rows (a number for
+        the rules that scale every entry alike)."""
+        if self.rule == "mean-diag":
+            return 1.0 / np.sqrt(self.scale)
+        if self.rule == "unit-diag":
+            return 1.0 / np.sqrt(self.train_diag)
+        return 1.0
+
+    def apply_train(self, K_train: np.ndarray) -> np.ndarray:
+        """Normalise the training Gram matrix in place (and return it)."""
+        if self.rule == "mean-diag":
+            K_train /= self.scale
+        elif self.rule == "unit-diag":
+            root = np.sqrt(self.train_diag)
+            K_train /= root[:, None]
+            K_train /= root[None, :]
+        return K_train
+
+    def apply_diagonal(self, diag: np.ndarray) -> np.ndarray:
+        """The normalised diagonal from the raw one (training rows)."""
+        if self.rule == "mean-diag":
+            return diag / self.scale
+        if self.rule == "unit-diag":
+            return np.ones_like(diag)
+        return diag.copy()
 
     def apply_cross(self, K_cross: np.ndarray, new_diag: np.ndarray | None = None) -> np.ndarray:
         """Normalise K(new, train) with the training constants."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from typing import Any
 
 import numpy as np
 
+from .._runtime import progress_bar, stderr_is_terminal
 from .._validation import check_option, check_positive_int
 from ..exceptions import NtkmixedError
 from ._checks import gram_inputs
@@ -176,7 +176,7 @@ class NTK(Kernel):
         if self.progress is False:
             return None
         if self.progress is None:
-            if not _stderr_is_terminal():
+            if not stderr_is_terminal():
                 return None
             import torch
 
@@ -184,9 +184,7 @@ class NTK(Kernel):
             rate = 5e12 if device_type == "cuda" else 1.5e10 * max(1, torch.get_num_threads())
             if flops / rate < PROGRESS_AFTER_SECONDS:
                 return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, desc=repr(self), unit="block", file=sys.stderr, leave=False)
+        return progress_bar(total, repr(self), True, unit="block", leave=False)
 
 
 def _check_width(width: Any) -> int | None:
@@ -195,10 +193,3 @@ def _check_width(width: Any) -> int | None:
     if isinstance(width, str):
         raise NtkmixedError(f"The 'width' parameter of NTK must be a positive integer, None or 'inf'. Got {width!r} instead.")
     return check_positive_int(width, "width", "NTK")
-
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

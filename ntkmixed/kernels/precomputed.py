@@ -9,7 +9,8 @@ import scipy.linalg
 import pandas as pd
 
 from ..exceptions import NotPositiveSemidefiniteError, NtkmixedError
-from .base import Kernel, Samples
+from ..data.samples import Samples
+from .base import Kernel
 
 
 class Precomputed(Kernel):

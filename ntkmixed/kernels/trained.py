@@ -1,5 +1,6 @@
-"""Kernels evaluated on a model's training people: the normalised training matrix and what
-is needed to compute normalised cross-kernels for new people later."""
+"""Kernels evaluated on a model's training people: the normalised training kernel, as an
+operator an engine can use, and what is needed to compute normalised cross-kernels for
+new people later."""
 
 from __future__ import annotations
 
@@ -8,20 +9,31 @@ from typing import Any
 
 import numpy as np
 
+from ..data.samples import Samples
+from ..estimation.operators import KernelOperator
 from ..exceptions import NtkmixedError
-from .base import Kernel, Samples
+from .base import Kernel
 from .normalize import Normalization
 
 
 @dataclass
 class TrainedKernel:
+    """A kernel with the constants learned on the training people. ``operator`` is the
+    normalised training kernel (None for a model loaded from a file: prediction needs
+    only cross-kernels)."""
+
     kernel: Kernel
     normalization: Normalization
-    matrix: np.ndarray
+    operator: KernelOperator | None
 
     @property
     def name(self) -> str:
         return self.kernel.component_name
+
+    def detached(self) -> "TrainedKernel":
+        """The same kernel and constants without the training operator (what results keep:
+        prediction needs only cross-kernels, and the operator may hold n×n matrices)."""
+        return TrainedKernel(kernel=self.kernel, normalization=self.normalization, operator=None)
 
     def cross(self, new: Samples, train: Samples) -> np.ndarray:
         """Normalised K(new, train) with the training constants."""
@@ -61,24 +73,12 @@ def component_names(kernels: list[Kernel]) -> list[str]:
 
 
 def train_kernels(kernels: list[Kernel], samples: Samples) -> list[TrainedKernel]:
+    """Each kernel on the training people: normalisation constants from its diagonal, and
+    the operator engines will use (no n×n matrix is formed here)."""
     trained = []
     for kernel in kernels:
-        raw = np.asarray(kernel.train_gram(samples), dtype=np.float64)
-        if not raw.flags.owndata or not raw.flags.writeable:  # normalised in place below
-            raw = raw.copy()
-        _symmetrize_in_place(raw)
-        normalization, matrix = Normalization.fit(kernel.normalize, raw, in_place=True)
-        trained.append(TrainedKernel(kernel=kernel, normalization=normalization, matrix=matrix))
+        raw_diagonal = np.asarray(kernel.diag_of(samples), dtype=np.float64)
+        normalization = Normalization.from_diagonal(kernel.normalize, raw_diagonal)
+        operator = kernel.training_operator(samples, normalization, raw_diagonal)
+        trained.append(TrainedKernel(kernel=kernel, normalization=normalization, operator=operator))
     return trained
-
-
-def _symmetrize_in_place(matrix: np.ndarray, block: int = 1024) -> None:
-    """matrix ← (matrix + matrixᵀ)/2 in blocks, without an n×n temporary."""
-    n = matrix.shape[0]
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        for other in range(start, n, block):
-            end = min(other + block, n)
-            average = (matrix[start:stop, other:end] + matrix[other:end, start:stop].T) / 2.0
-            matrix[start:stop, other:end] = average
-            matrix[other:end, start:stop] = average.T

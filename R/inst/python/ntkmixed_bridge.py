@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 import ntkmixed
+from ntkmixed._runtime import plain_scalar
 
 # --- R -> Python -------------------------------------------------------------------
 
@@ -153,13 +154,8 @@ def plain(obj: Any) -> Any:
         return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [plain(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj)
-    if obj is None or isinstance(obj, str):
+    obj = plain_scalar(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     return str(obj)
 
@@ -218,7 +214,7 @@ def example_payload() -> dict:
     import json
     from pathlib import Path
 
-    from ntkmixed.datasets import example_paths
+    from ntkmixed.data.datasets import example_paths
 
     paths = example_paths()
     return {"paths": paths, "truth": json.loads(Path(paths["truth"]).read_text())}

@@ -1,0 +1,7 @@
+"""``python -m ntkmixed.cli``."""
+
+import sys
+
+from ntkmixed.cli import main
+
+sys.exit(main())

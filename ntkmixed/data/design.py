@@ -1,0 +1,315 @@
+"""From (formula, data, genotypes) to aligned arrays: the response, the fixed-effect
+design, the sample IDs and the genotypes of the people a model is fitted to.
+
+Everything that decides which rows are used lives here, so that y, X and the genotype rows
+can never fall out of alignment, and every dropped row is counted.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from ..exceptions import DataWarning, NtkmixedError, RankDeficientError, warn
+from .alignment import genotype_rows, missing_ids_message
+from .genotypes import Standardization, coerce_genotypes, standardize
+from .samples import Samples
+
+_NEW_LEVEL_MESSAGE = "outside of the nominated levels"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Design:
+    """The aligned training data of a model (positions are rows of ``y`` and ``X``).
+
+    ``genotypes`` holds the training people's raw dosages, the one copy kept; the
+    standardised matrix of :attr:`samples` is derived from it when a kernel needs it.
+    """
+
+    formula: str
+    response_name: str
+    y: np.ndarray
+    X: np.ndarray
+    column_names: list[str]
+    ids: pd.Index
+    model_spec: Any
+    n_input: int
+    dropped: dict[str, int]
+    genotypes: np.ndarray | None
+    snp_names: list[str] | None
+    standardization: Standardization | None
+    covariate_data: pd.DataFrame = field(repr=False, default=None)
+    n_unused_genotype_rows: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.y.size
+
+    @property
+    def n_dropped(self) -> int:
+        return int(sum(self.dropped.values()))
+
+    @property
+    def samples(self) -> Samples:
+        """The training people with their standardised genotypes (computed on each call)."""
+        if self.standardization is None:
+            return Samples(ids=self.ids, Z=None)
+        return Samples(ids=self.ids, Z=self.standardization.apply(self.genotypes))
+
+    def new_X(self, newdata: pd.DataFrame, allow_new_levels: bool = False) -> pd.DataFrame:
+        """Fixed-effect design for new rows, rebuilt from the training ModelSpec (training
+        levels and transform state are reused). Rows with missing covariates give NaN."""
+        if not isinstance(newdata, pd.DataFrame):
+            raise NtkmixedError(
+                f"The 'newdata' argument of predict must be a pandas DataFrame. Got {type(newdata).__name__}."
+            )
+        missing = sorted(set(self.model_spec.required_variables) - set(newdata.columns))
+        if missing:
+            raise NtkmixedError(
+                f"The 'newdata' argument of predict lacks column(s) used by the formula: {missing}."
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X = self.model_spec.get_model_matrix(newdata, na_action="ignore")
+        for warning in caught:
+            message = str(warning.message)
+            if _NEW_LEVEL_MESSAGE in message and not allow_new_levels:
+                raise NtkmixedError(
+                    "The 'newdata' argument of predict has factor levels not seen in training "
+                    f"({message.split(':', 1)[-1].split('.')[0].strip()}). Pass "
+                    "allow_new_levels=True to predict them at the reference level."
+                )
+        return pd.DataFrame(np.asarray(X, dtype=np.float64), index=newdata.index, columns=self.column_names)
+
+    def new_samples(self, ids: pd.Index, genotypes: Any) -> Samples:
+        """Standardised genotypes of new people, in the order of ``ids``."""
+        ids = pd.Index(ids)
+        if self.standardization is None:
+            return Samples(ids=ids, Z=None)
+        if genotypes is None:
+            raise NtkmixedError(
+                "The 'genotypes' argument of predict is required for new individuals: the "
+                "model's kernels are computed from genotypes."
+            )
+        values, geno_ids, snp_names = coerce_genotypes(genotypes, "genotypes", "predict")
+        positions = genotype_rows(geno_ids, values.shape[0], ids, "predict")
+        if (positions < 0).any():
+            raise NtkmixedError(missing_ids_message(
+                ids, positions, "newdata sample ID(s) are not in the 'genotypes' index of predict"))
+        values = values[positions]
+        if geno_ids is not None:
+            values = self._training_snp_columns(values, snp_names)
+        return Samples(ids=ids, Z=self.standardization.apply(values))
+
+    def _training_snp_columns(self, values: np.ndarray, snp_names: list[str]) -> np.ndarray:
+        """The columns of the training SNPs, in training order (matched by SNP name)."""
+        if self.snp_names is None or list(snp_names) == list(self.snp_names):
+            return values
+        if not set(self.snp_names) <= set(snp_names):
+            lacking = sorted(set(self.snp_names) - set(snp_names))[:5]
+            raise NtkmixedError(f"The 'genotypes' argument of predict lacks SNP(s) used in training: {lacking}.")
+        return values[:, pd.Index(snp_names).get_indexer(self.snp_names)]
+
+
+@dataclass
+class _AlignedGenotypes:
+    """Genotype rows in the row order of ``data`` (NaN rows for people without genotypes)."""
+
+    values: np.ndarray
+    snp_names: list[str]
+    unmatched: np.ndarray
+    all_missing: np.ndarray
+    n_unused: int
+
+
+def build_design(
+    formula: str, data: Any, genotypes: Any = None, where: str = "fit", n_parameters_extra: int = 1
+) -> Design:
+    """Parse the formula, align genotypes by sample ID or position, drop incomplete rows.
+
+    ``n_parameters_extra`` is the number of variance parameters besides the fixed effects,
+    used to check there are more rows than parameters.
+    """
+    formula = formula if isinstance(formula, str) else str(formula)
+    if not isinstance(data, pd.DataFrame):
+        raise NtkmixedError(
+            f"The 'data' argument of {where} must be a pandas DataFrame. Got {type(data).__name__}."
+        )
+    parsed = _parse_formula(formula, where)
+    _check_variables(parsed, data, where)
+    n_input = len(data)
+    dropped: dict[str, int] = {}
+    keep = np.ones(n_input, dtype=bool)
+    aligned = None
+    if genotypes is not None:
+        aligned = _align_genotypes(genotypes, data.index, where)
+        if aligned.unmatched.any():
+            dropped["not in genotypes"] = int(aligned.unmatched.sum())
+        if (aligned.all_missing & ~aligned.unmatched).any():
+            dropped["missing genotypes"] = int((aligned.all_missing & ~aligned.unmatched).sum())
+        keep &= ~(aligned.unmatched | aligned.all_missing)
+
+    frame = data.reset_index(drop=True)
+    incomplete = keep & ~_complete_rows(parsed, frame)
+    if incomplete.any():
+        dropped["missing response or covariates"] = int(incomplete.sum())
+    keep &= ~incomplete
+    positions = np.flatnonzero(keep)
+    y, X, column_names, response_name, spec = _model_matrices(parsed, frame, positions, where)
+
+    if sum(dropped.values()) and where != "quiet":
+        detail = ", ".join(f"{count} {reason}" for reason, count in dropped.items())
+        warn(f"Dropped {sum(dropped.values())} of {n_input} rows ({detail}).", DataWarning)
+    _check_response(y, where)
+    _check_row_count(y.size, X.shape[1], n_parameters_extra, where)
+    _check_rank(X, column_names)
+
+    kept_ids = data.index[positions]
+    standardization = training_genotypes = None
+    if aligned is not None:
+        training_genotypes = aligned.values[positions]
+        _, standardization = standardize(pd.DataFrame(training_genotypes, columns=aligned.snp_names), quiet=False)
+    covariates = sorted(v for v in parsed.rhs.required_variables if v in data.columns)
+    return Design(
+        formula=formula,
+        response_name=response_name,
+        y=y,
+        X=X,
+        column_names=column_names,
+        ids=kept_ids,
+        model_spec=spec,
+        n_input=n_input,
+        dropped=dropped,
+        genotypes=training_genotypes,
+        snp_names=None if aligned is None else aligned.snp_names,
+        standardization=standardization,
+        covariate_data=data.iloc[positions][covariates] if covariates else pd.DataFrame(index=kept_ids),
+        n_unused_genotype_rows=0 if aligned is None else aligned.n_unused,
+    )
+
+
+def formula_from_columns(response: str, covariates: list[str]) -> str:
+    """``"y ~ a + b"`` from column names (``"y ~ 1"`` without covariates); names that are
+    not Python identifiers are quoted with backticks, as formulaic expects."""
+    quote = lambda name: name if _IDENTIFIER.match(name) else f"`{name}`"  # noqa: E731
+    return f"{quote(response)} ~ " + (" + ".join(quote(c) for c in covariates) if covariates else "1")
+
+
+def _check_variables(parsed: Formula, data: pd.DataFrame, where: str) -> None:
+    required = set(parsed.lhs.required_variables) | set(parsed.rhs.required_variables)
+    absent = sorted(v for v in required if v not in data.columns and not _is_environment_name(v))
+    if absent:
+        raise NtkmixedError(
+            f"The 'formula' of {where} uses variable(s) not in 'data': {absent}. "
+            f"Columns available: {list(data.columns)[:20]}."
+        )
+
+
+def _align_genotypes(genotypes: Any, ids: pd.Index, where: str) -> _AlignedGenotypes:
+    values, geno_ids, snp_names = coerce_genotypes(genotypes, "genotypes", where)
+    positions = genotype_rows(geno_ids, values.shape[0], ids, where)
+    unmatched = positions < 0
+    aligned = np.full((len(ids), values.shape[1]), np.nan)
+    aligned[~unmatched] = values[positions[~unmatched]]
+    n_unused = 0 if geno_ids is None else int(len(geno_ids) - np.unique(positions[~unmatched]).size)
+    return _AlignedGenotypes(aligned, snp_names, unmatched, np.isnan(aligned).all(axis=1), n_unused)
+
+
+def _complete_rows(parsed: Formula, frame: pd.DataFrame) -> np.ndarray:
+    """Rows with a response and every covariate (formulaic's missing-value rule)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        matrices = model_matrix(parsed, frame, na_action="drop")
+    complete = np.zeros(len(frame), dtype=bool)
+    complete[np.asarray(matrices.rhs.index, dtype=int)] = True
+    lhs_rows = np.zeros(len(frame), dtype=bool)
+    lhs_rows[np.asarray(matrices.lhs.index, dtype=int)] = True
+    return complete & lhs_rows
+
+
+def _model_matrices(parsed: Formula, frame: pd.DataFrame, positions: np.ndarray, where: str):
+    """``(y, X, column names, response name, ModelSpec)`` learned on the rows used, so that
+    factor levels (unused ones dropped, as R's model.frame does) and stateful transforms
+    come from the fitted people."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        matrices = model_matrix(parsed, _drop_unused_levels(frame.iloc[positions]), na_action="drop")
+    if matrices.lhs.shape[1] != 1:
+        raise NtkmixedError(
+            f"The 'formula' of {where} must have exactly one response on its left-hand side. "
+            f"Got {matrices.lhs.shape[1]} columns: {list(matrices.lhs.columns)}."
+        )
+    y = pd.DataFrame(matrices.lhs).to_numpy(dtype=np.float64)[:, 0]
+    rhs = pd.DataFrame(matrices.rhs)
+    return y, rhs.to_numpy(dtype=np.float64), [str(c) for c in rhs.columns], str(matrices.lhs.columns[0]), matrices.rhs.model_spec
+
+
+def _check_row_count(n: int, n_fixed: int, n_parameters_extra: int, where: str) -> None:
+    if n <= n_fixed + n_parameters_extra:
+        raise NtkmixedError(
+            f"{where} needs more complete rows than parameters: got {n} rows for "
+            f"{n_fixed} fixed effects and {n_parameters_extra} variance components."
+        )
+
+
+def _drop_unused_levels(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].cat.remove_unused_categories()
+    return frame.reset_index(drop=True)
+
+
+def _parse_formula(formula: str, where: str) -> Formula:
+    try:
+        parsed = Formula(formula)
+    except Exception as exc:  # formulaic raises several parser exception types
+        raise NtkmixedError(f"The 'formula' of {where} could not be parsed: {formula!r} ({exc}).") from None
+    if not hasattr(parsed, "lhs") or len(parsed.lhs) == 0:
+        raise NtkmixedError(
+            f"The 'formula' of {where} must name a response, as in 'y ~ x'. Got {formula!r}."
+        )
+    return parsed
+
+
+def _is_environment_name(name: str) -> bool:
+    return name in {"np", "numpy", "pd", "math"}
+
+
+def _check_response(y: np.ndarray, where: str) -> None:
+    if y.size and np.ptp(y) == 0:
+        raise NtkmixedError(
+            f"The response of {where} is constant ({y[0]!r} for all {y.size} rows); "
+            "variance components cannot be estimated."
+        )
+
+
+def _check_rank(X: np.ndarray, column_names: list[str]) -> None:
+    """Error naming every column that is a linear combination of the columns before it."""
+    if X.shape[1] == 0:
+        return
+    scale = np.linalg.norm(X, axis=0)
+    aliased = []
+    basis = np.zeros((X.shape[0], 0))
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        if scale[j] == 0:
+            aliased.append(column_names[j])
+            continue
+        residual = column - basis @ (basis.T @ column)
+        if np.linalg.norm(residual) <= 1e-9 * scale[j] * np.sqrt(X.shape[0]):
+            aliased.append(column_names[j])
+        else:
+            basis = np.column_stack([basis, residual / np.linalg.norm(residual)])
+    if aliased:
+        raise RankDeficientError(
+            f"The fixed-effect design is rank deficient: column(s) {aliased} are aliased with "
+            "earlier columns (linear combinations of them). Remove or recode them."
+        )

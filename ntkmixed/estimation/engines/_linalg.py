@@ -1,0 +1,33 @@
+"""Small dense linear-algebra helpers shared by the engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def logdet_xtx(X: np.ndarray) -> float:
+    """log|XᵀX| (0 without fixed effects), the constant of the REML likelihood."""
+    if X.shape[1] == 0:
+        return 0.0
+    return float(np.linalg.slogdet(X.T @ X)[1])
+
+
+def inverse_pd(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (numerically) positive-definite matrix; pseudo-inverse if Cholesky fails."""
+    if matrix.size == 0:
+        return matrix.copy()
+    try:
+        factor = scipy.linalg.cho_factor(matrix)
+        return scipy.linalg.cho_solve(factor, np.eye(matrix.shape[0]))
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrix)
+
+
+def logdet_pd(matrix: np.ndarray) -> tuple[float, float]:
+    """``(sign, log|matrix|)``; ``(1, 0)`` for an empty matrix."""
+    if matrix.size == 0:
+        return 1.0, 0.0
+    return np.linalg.slogdet(matrix)

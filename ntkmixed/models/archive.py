@@ -1,0 +1,225 @@
+"""Saving and loading fitted models without pickle.
+
+File format (``.npz``, readable with ``numpy.load(path, allow_pickle=False)``): a NumPy
+archive whose entry ``__meta__`` is a JSON document (format version, kind of model,
+formula, kernels, estimates, diagnostics) and whose other entries are plain numeric or
+unicode arrays (design matrix, response, sample IDs, training genotypes and their
+standardisation, normalisation constants, precomputed kernel matrices, the vectors that
+prediction needs). Everything ``predict`` needs round-trips; nothing executes code on
+load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from .. import kernels as kernel_module
+from .._runtime import plain_scalar
+from ..data.design import Design
+from ..data.genotypes import Standardization
+from ..exceptions import NtkmixedError
+from ..kernels.normalize import Normalization
+from ..kernels.precomputed import Precomputed
+from ..kernels.trained import TrainedKernel
+
+FORMAT_VERSION = 1
+
+#: kind of results ("lmm", "krr", …) -> function (meta, arrays) -> results object; each
+#: results module registers its own kind, so loading needs no import of the result types
+_LOADERS: dict[str, Callable[[dict, dict[str, np.ndarray]], Any]] = {}
+
+
+def register_kind(kind: str, loader: Callable[[dict, dict[str, np.ndarray]], Any]) -> None:
+    """Let :func:`load` rebuild archives whose ``kind`` is ``kind``."""
+    _LOADERS[kind] = loader
+
+
+def load(path: Any):
+    """Load results saved with their ``save`` method (a kernel LMM, a KRR, …)."""
+    meta, arrays = read_archive(path)
+    kind = meta.get("kind")
+    if kind not in _LOADERS:
+        raise NtkmixedError(f"{os.fspath(path)!r} holds an unknown kind of model: {kind!r}.")
+    return _LOADERS[kind](meta, arrays)
+
+
+# --- archive --------------------------------------------------------------------------
+def write_archive(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically: a temporary file in the target directory, then rename."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise NtkmixedError(f"Cannot save to {path!r}: directory {directory!r} does not exist.")
+    payload = {"__meta__": np.array(json.dumps({"format_version": FORMAT_VERSION, **meta}))}
+    for name, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise TypeError(f"archive entry {name!r} has object dtype; convert it first")
+        payload[name] = array
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **payload)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_archive(path: Any) -> tuple[dict, dict[str, np.ndarray]]:
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as exc:
+        raise NtkmixedError(f"Cannot read an ntkmixed model from {os.fspath(path)!r}: {exc}") from None
+    if "__meta__" not in arrays:
+        raise NtkmixedError(f"{os.fspath(path)!r} is not an ntkmixed model file (no __meta__ entry).")
+    meta = json.loads(str(arrays.pop("__meta__")))
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise NtkmixedError(
+            f"{os.fspath(path)!r} was written by a newer ntkmixed (format {meta['format_version']})."
+        )
+    return meta, arrays
+
+
+# --- labelled data --------------------------------------------------------------------
+def index_to_array(index: pd.Index) -> tuple[np.ndarray, str]:
+    if pd.api.types.is_integer_dtype(index.dtype):
+        return index.to_numpy(dtype=np.int64), "int"
+    return np.array([str(v) for v in index], dtype=str), "str"
+
+
+def index_from_array(values: np.ndarray, kind: str) -> pd.Index:
+    return pd.Index(values.astype(np.int64) if kind == "int" else values.astype(str).tolist())
+
+
+def frame_to_arrays(frame: pd.DataFrame, prefix: str) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Columns as plain arrays plus a JSON description of each column's type."""
+    columns, arrays = [], {}
+    for position, (name, column) in enumerate(frame.items()):
+        key = f"{prefix}{position}"
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = column.cat.categories.tolist()
+            columns.append({"name": name, "kind": "category", "categories": _json_values(categories),
+                            "ordered": bool(column.cat.ordered)})
+            arrays[key] = column.cat.codes.to_numpy(dtype=np.int64)
+        elif pd.api.types.is_bool_dtype(column.dtype):
+            columns.append({"name": name, "kind": "bool"})
+            arrays[key] = column.to_numpy(dtype=bool)
+        elif pd.api.types.is_numeric_dtype(column.dtype):
+            columns.append({"name": name, "kind": "float" if pd.api.types.is_float_dtype(column.dtype) else "int"})
+            arrays[key] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            missing = column.isna().to_numpy()
+            columns.append({"name": name, "kind": "string"})
+            arrays[key] = np.array(["" if m else str(v) for v, m in zip(column, missing)], dtype=str)
+            arrays[key + "_missing"] = missing
+    return columns, arrays
+
+
+def frame_from_arrays(columns: list[dict], arrays: dict[str, np.ndarray], prefix: str, index: pd.Index) -> pd.DataFrame:
+    data = {}
+    for position, column in enumerate(columns):
+        values = arrays[f"{prefix}{position}"]
+        kind = column["kind"]
+        if kind == "category":
+            data[column["name"]] = pd.Categorical.from_codes(
+                values, categories=column["categories"], ordered=column["ordered"])
+        elif kind == "bool":
+            data[column["name"]] = values.astype(bool)
+        elif kind == "int":
+            data[column["name"]] = values.astype(np.int64) if not np.isnan(values).any() else values
+        elif kind == "float":
+            data[column["name"]] = values.astype(np.float64)
+        else:
+            strings = values.astype(str).astype(object)
+            strings[arrays[f"{prefix}{position}_missing"]] = None
+            data[column["name"]] = strings
+    return pd.DataFrame(data, index=index)
+
+
+def _json_values(values: list) -> list:
+    return [plain_scalar(v) for v in values]
+
+
+# --- designs and kernels ------------------------------------------------------------
+def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
+    ids, id_kind = index_to_array(design.ids)
+    columns, arrays = frame_to_arrays(design.covariate_data, "covariate_")
+    meta = {
+        "formula": design.formula, "response_name": design.response_name,
+        "column_names": design.column_names, "n_input": design.n_input,
+        "dropped": design.dropped, "id_kind": id_kind, "covariates": columns,
+        "n_unused_genotype_rows": design.n_unused_genotype_rows, "id_name": design.ids.name,
+        "snp_names": design.snp_names,
+    }
+    arrays.update({"y": design.y, "X": design.X, "ids": ids})
+    if design.standardization is not None:
+        std = design.standardization
+        meta["standardization_scale"] = std.scale
+        arrays.update({"genotypes": design.genotypes, "std_means": std.means, "std_sds": std.sds, "std_kept": std.kept})
+    return meta, arrays
+
+
+def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
+    ids = index_from_array(arrays["ids"], meta["id_kind"]).rename(meta.get("id_name"))
+    covariates = frame_from_arrays(meta["covariates"], arrays, "covariate_", ids)
+    rhs = Formula(meta["formula"]).rhs
+    spec = model_matrix(rhs, covariates.reset_index(drop=True)).model_spec
+    standardization = genotypes = None
+    if "genotypes" in arrays:
+        standardization = Standardization(
+            means=arrays["std_means"], sds=arrays["std_sds"], kept=arrays["std_kept"].astype(bool),
+            snp_names=tuple(meta["snp_names"]), scale=meta.get("standardization_scale", "sample"))
+        genotypes = arrays["genotypes"]
+    return Design(
+        formula=meta["formula"], response_name=meta["response_name"], y=arrays["y"], X=arrays["X"],
+        column_names=list(meta["column_names"]), ids=ids, model_spec=spec, n_input=meta["n_input"],
+        dropped=dict(meta["dropped"]), genotypes=genotypes, snp_names=meta["snp_names"],
+        standardization=standardization, covariate_data=covariates,
+        n_unused_genotype_rows=meta.get("n_unused_genotype_rows", 0),
+    )
+
+
+def kernels_to_archive(trained: list[TrainedKernel]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    entries, arrays = [], {}
+    for i, t in enumerate(trained):
+        entry = {"config": t.kernel.config(), "normalization": t.normalization.rule, "scale": t.normalization.scale}
+        if t.normalization.train_diag is not None:
+            arrays[f"kernel{i}_train_diag"] = t.normalization.train_diag
+        if isinstance(t.kernel, Precomputed):
+            arrays[f"kernel{i}_K"] = t.kernel.K
+            values, kind = index_to_array(t.kernel.ids)
+            arrays[f"kernel{i}_ids"] = values
+            entry["id_kind"] = kind
+        entries.append(entry)
+    return entries, arrays
+
+
+def kernels_from_archive(entries: list[dict], arrays: dict[str, np.ndarray]) -> list[TrainedKernel]:
+    trained = []
+    for i, entry in enumerate(entries):
+        config = dict(entry["config"])
+        kind = config.pop("type")
+        if kind == "Precomputed":
+            kernel = Precomputed(
+                arrays[f"kernel{i}_K"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
+                name=config.get("name"), normalize=config.get("normalize"))
+        else:
+            cls = getattr(kernel_module, kind, None)
+            if cls is None:
+                raise NtkmixedError(f"Unknown kernel type {kind!r} in model file.")
+            kernel = cls(**config)
+        normalization = Normalization(
+            entry["normalization"], scale=entry["scale"], train_diag=arrays.get(f"kernel{i}_train_diag"))
+        trained.append(TrainedKernel(kernel=kernel, normalization=normalization, operator=None))
+    return trained

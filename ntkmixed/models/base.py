@@ -1,0 +1,68 @@
+"""What every results type fitted on a :class:`~ntkmixed.data.design.Design` shares: row
+accounting, residuals and the prediction plumbing (fixed part from the stored ModelSpec,
+genetic part from cross-kernels of new people against the training people)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.design import Design
+from ..exceptions import NtkmixedError
+from ..data.samples import Samples
+
+
+class DesignResults:
+    """Base of LMM and KRR results. Subclasses set ``design`` and define ``fitted``,
+    ``_fixed_coefficients`` and ``_genetic_prediction``."""
+
+    design: Design
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula
+
+    @property
+    def nobs(self) -> int:
+        return int(self.design.n)
+
+    @property
+    def n_dropped(self) -> int:
+        return self.design.n_dropped
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        return dict(self.design.dropped)
+
+    @property
+    def fitted(self) -> pd.Series:
+        raise NotImplementedError
+
+    @cached_property
+    def resid(self) -> pd.Series:
+        return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.ids, name="resid")
+
+    def _fixed_coefficients(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _genetic_prediction(self, new_samples: Samples) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, newdata: pd.DataFrame | None = None, genotypes: Any = None, allow_new_levels: bool = False) -> pd.Series:
+        """Predictions for new people (the training fit never sees them).
+
+        Without ``newdata``: the fitted values. Unseen factor levels raise unless
+        ``allow_new_levels=True`` (they then get the reference level's fixed effect);
+        rows with missing covariates predict NaN.
+        """
+        if newdata is None:
+            if genotypes is not None:
+                raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
+            return self.fitted.rename("predicted")
+        X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
+        new_samples = self.design.new_samples(newdata.index, genotypes)
+        values = X_new.to_numpy() @ self._fixed_coefficients() + self._genetic_prediction(new_samples)
+        return pd.Series(values, index=newdata.index, name="predicted")

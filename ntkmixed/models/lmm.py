@@ -1,0 +1,150 @@
+"""The kernel linear mixed model and its formula entry point ``ntkmixed.fit``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from .._validation import check_option, check_positive_float, check_positive_int
+from ..data.design import Design
+from ..estimation import ESTIMATORS, build_problem
+from ..estimation.engines import engine_names
+from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
+from ..kernels.base import Kernel
+from ..kernels.grm import GRM
+from ..kernels.trained import TrainedKernel
+from .kernel_setup import KernelData, prepare
+from .lmm_results import LMMResults
+
+Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
+
+
+class KernelLMM:
+    """Kernel linear mixed model
+
+        y = X β + Σ_k g_k + e,   g_k ~ N(0, σ²_k K_k),   e ~ N(0, σ²_e I)
+
+    with X from the formula's right-hand side and one normalised kernel K_k per
+    variance component. Build it with :meth:`from_formula`; :meth:`fit` estimates
+    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.results.LMMResults`.
+    """
+
+    def __init__(self, design: Design, trained_kernels: list[TrainedKernel], names: list[str]):
+        self.design = design
+        self.trained_kernels = trained_kernels
+        self.component_names = names
+
+    @classmethod
+    def from_formula(
+        cls, formula: str, data: Any, genotypes: Any = None, kernel: Any = None, progress: bool | None = None
+    ) -> "KernelLMM":
+        return cls.from_kernel_data(prepare(formula, data, genotypes, GRM() if kernel is None else kernel, "fit", progress))
+
+    @classmethod
+    def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
+        """The model on a prepared design and trained kernels (shared with a KRR, say)."""
+        _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
+        return cls(prepared.design, prepared.trained_kernels, prepared.component_names)
+
+    def fit(
+        self,
+        method: Method = "minque1",
+        constrain: bool = True,
+        tol: float = 1e-8,
+        max_iter: int = 200,
+        engine: str = "auto",
+    ) -> LMMResults:
+        check_option(method, "method", tuple(ESTIMATORS), "fit")
+        if not isinstance(constrain, (bool, np.bool_)):
+            raise NtkmixedError(f"The 'constrain' parameter of fit must be True or False. Got {constrain!r}.")
+        tol = check_positive_float(tol, "tol", "fit")
+        max_iter = check_positive_int(max_iter, "max_iter", "fit")
+        check_option(engine, "engine", engine_names(), "fit")
+        y = self.design.y
+        problem, choice = build_problem(y, self.design.X, [t.operator for t in self.trained_kernels], engine, "fit")
+        variance_fit = ESTIMATORS[method](problem, constrain=bool(constrain), tol=tol, max_iter=max_iter)
+        if not variance_fit.converged:
+            warn(f"{method} did not converge in {variance_fit.iterations} iterations (last relative "
+                f"change {variance_fit.final_change:.3g}, tolerance {tol:g}).", ConvergenceWarning)
+        at_boundary = [n for n, b in zip(self.component_names + ["residual"], variance_fit.boundary) if b]
+        if at_boundary:
+            warn(f"Variance component(s) {at_boundary} were held at the boundary (zero); their "
+                "standard errors describe the unconstrained estimator.", BoundaryWarning)
+        weights = variance_fit.theta.copy()
+        if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
+            weights[-1] = 1e-9 * float(np.var(y))
+        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice)
+
+
+def fit(
+    formula: str,
+    data: Any,
+    genotypes: Any = None,
+    kernel: Kernel | list[Kernel] | None = None,
+    method: Method = "minque1",
+    constrain: bool = True,
+    tol: float = 1e-8,
+    max_iter: int = 200,
+    progress: bool | None = None,
+    engine: str = "auto",
+) -> LMMResults:
+    """Fit a kernel linear mixed model from a formula.
+
+    Parameters
+    ----------
+    formula : str
+        ``"y ~ sex + age"``: response and fixed effects (formulaic syntax: categoricals,
+        interactions, transforms such as ``np.log(age)``).
+    data : pandas.DataFrame
+        One row per person, indexed by sample ID.
+    genotypes : array (n × p, same row order as ``data``), DataFrame indexed by sample ID,
+        ``ntkmixed.Genotypes`` or PLINK prefix. Needed by genotype kernels.
+    kernel : Kernel or list of Kernel
+        Default ``GRM()``. A list gives one variance component per kernel.
+    method : {"minque1", "minque0", "reml", "minque1-one-step"}
+        ``minque1`` is iterated MINQUE (its fixed point is REML); ``minque0`` one step
+        with identity weights; ``reml`` likelihood maximisation.
+    constrain : bool
+        Keep variance components ≥ 0 (boundary reported). ``False`` returns unbiased
+        MINQUE values, possibly negative.
+    tol, max_iter : float, int
+        Convergence tolerance (relative change of θ) and iteration limit of the
+        iterative estimators.
+    progress : bool, optional
+        Progress bars for kernel builds (default: only on a terminal).
+    engine : str
+        How the linear algebra is done (see :mod:`ntkmixed.estimation.engines`):
+        ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
+        ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
+        eigendecomposition; several: a Cholesky factorisation per evaluation).
+
+    Returns
+    -------
+    LMMResults
+        Estimates, standard errors, heritability, BLUPs and prediction for new people.
+    """
+    model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine)
+
+
+def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:
+    """Kernels of centred genotypes are singular along the all-ones vector. Without an
+    intercept, the mean of y can then only be carried by the residual, and for a centred y
+    the REML likelihood grows without bound as σ²_e → 0 (h² → 1)."""
+    ones = np.ones(design.n)
+    X = design.X
+    if X.shape[1]:
+        ones = ones - X @ np.linalg.lstsq(X, ones, rcond=None)[0]
+    if np.linalg.norm(ones) < 1e-8 * np.sqrt(design.n):
+        return
+    for name, t in zip(names, trained):
+        # relative to tr K (≥ ‖K‖₂ for a PSD K), which every operator has without an n×n matrix
+        if np.linalg.norm(t.operator.matmul(ones)) <= 1e-8 * float(np.sum(t.operator.diagonal())) * np.linalg.norm(ones):
+            warn(
+                f"Kernel {name!r} is singular along the all-ones vector (centred genotypes) and the "
+                "formula has no intercept: the mean of y is confounded with the residual and, for "
+                "a centred y, the REML likelihood is unbounded as σ²_e → 0 (h² → 1). Add an "
+                "intercept ('y ~ 1 + ...').",
+                IdentifiabilityWarning,
+            )

@@ -1,0 +1,309 @@
+"""Results of a kernel LMM fit: labelled pandas views of the estimates, prediction for new
+people, and saving.
+
+β̂, its covariance, Py and the BLUPs are taken from the engine's state when the results
+are created; prediction-error variances on first use (they are n-sized and, for some
+engines, costly). Every labelled view is a cached property built from these arrays, so
+saved-and-loaded results behave exactly like fresh ones.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..data.design import Design
+from ..estimation import EngineChoice, VarianceFit
+from ..exceptions import NtkmixedError
+from ..kernels.trained import TrainedKernel
+from . import archive
+from .base import DesignResults
+from .summary import lmm_summary
+
+#: what archives written before engines were recorded fitted with (all were dense)
+UNRECORDED_ENGINE = EngineChoice("dense", "not recorded (saved before ntkmixed recorded engines; all such fits were dense)")
+
+H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
+
+
+class FitArrays:
+    """What the estimates imply, on the training people (positions = rows of y).
+
+    ``pev`` (n × c) and ``pev_total`` (n) come from the arrays given, or are computed from
+    ``state`` when first asked for; the state is released after that."""
+
+    def __init__(self, beta, cov_beta, Py, blup, pev=None, pev_total=None, state=None):
+        self.beta, self.cov_beta, self.Py, self.blup = beta, cov_beta, Py, blup
+        self._pev = None if pev is None else (pev, pev_total)
+        self._state = state
+
+    @classmethod
+    def from_state(cls, state, n_components: int) -> "FitArrays":
+        blup = np.column_stack([state.blup(i) for i in range(n_components)])
+        return cls(state.beta(), state.cov_beta(), state.Py(), blup, state=state)
+
+    def _pevs(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._pev is None:
+            c = self.blup.shape[1]
+            self._pev = (np.column_stack([self._state.pev(i) for i in range(c)]), self._state.total_pev())
+            self._state = None
+        return self._pev
+
+    @property
+    def pev(self) -> np.ndarray:
+        return self._pevs()[0]
+
+    @property
+    def pev_total(self) -> np.ndarray:
+        return self._pevs()[1]
+
+
+class LMMResults(DesignResults):
+    """Results of :func:`ntkmixed.fit`."""
+
+    def __init__(
+        self,
+        design: Design,
+        trained_kernels: list[TrainedKernel],
+        component_names: list[str],
+        variance_fit: VarianceFit,
+        arrays: FitArrays,
+        engine: EngineChoice = UNRECORDED_ENGINE,
+    ):
+        self.design = design
+        self.trained_kernels = trained_kernels
+        self.component_names = list(component_names)
+        self.variance_fit = variance_fit
+        self.arrays = arrays
+        self._engine = engine
+
+    @classmethod
+    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice) -> "LMMResults":
+        arrays = FitArrays.from_state(state, len(model.component_names))
+        trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine)
+
+    # --- identity and diagnostics ---------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.variance_fit.method
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.variance_fit.converged)
+
+    @property
+    def iterations(self) -> int:
+        return int(self.variance_fit.iterations)
+
+    @property
+    def constrain(self) -> bool:
+        return bool(self.variance_fit.constrain)
+
+    @property
+    def engine(self) -> str:
+        """The engine that did the linear algebra (``fit(engine=...)``)."""
+        return self._engine.name
+
+    @property
+    def engine_reason(self) -> str:
+        """Why that engine was used."""
+        return self._engine.reason
+
+    @property
+    def kernels(self) -> list:
+        return [t.kernel for t in self.trained_kernels]
+
+    @property
+    def loglik(self) -> float:
+        """REML log-likelihood at the estimates (NaN where V̂ is not positive definite)."""
+        return float(self.variance_fit.loglik)
+
+    @cached_property
+    def boundary(self) -> pd.Series:
+        return pd.Series(self.variance_fit.boundary.astype(bool), index=self._vc_index, name="boundary")
+
+    # --- fixed effects ----------------------------------------------------------------
+    @cached_property
+    def params(self) -> pd.Series:
+        return pd.Series(self.arrays.beta, index=self.design.column_names, name="coef")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Cov(β̂) = (XᵀV̂⁻¹X)⁻¹."""
+        names = self.design.column_names
+        return pd.DataFrame(self.arrays.cov_beta, index=names, columns=names)
+
+    @cached_property
+    def bse(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.arrays.cov_beta)), index=self.design.column_names, name="se")
+
+    @cached_property
+    def zvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @cached_property
+    def pvalues(self) -> pd.Series:
+        return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.params.index, name="p")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals for the fixed effects."""
+        if not 0 < alpha < 1:
+            raise NtkmixedError(f"The 'alpha' parameter of conf_int must be in (0, 1). Got {alpha!r}.")
+        z = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame(
+            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
+        )
+
+    @cached_property
+    def fixed_effects(self) -> pd.DataFrame:
+        """Coefficient table: coef, se, z, p and the 95% interval."""
+        ci = self.conf_int()
+        return pd.DataFrame(
+            {"coef": self.params, "se": self.bse, "z": self.zvalues, "p": self.pvalues,
+             "ci_lower": ci["lower"], "ci_upper": ci["upper"]}
+        )
+
+    # --- variance components and heritability ----------------------------------------
+    @property
+    def _vc_index(self) -> list[str]:
+        return self.component_names + ["residual"]
+
+    @cached_property
+    def variance_components(self) -> pd.DataFrame:
+        theta = self.variance_fit.theta
+        se = np.sqrt(np.clip(np.diag(self.variance_fit.cov), 0, None))
+        return pd.DataFrame({"estimate": theta, "se": se}, index=pd.Index(self._vc_index, name="component"))
+
+    @cached_property
+    def variance_components_cov(self) -> pd.DataFrame:
+        return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
+
+    def _delta(self, gradient: np.ndarray) -> float:
+        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
+
+    @cached_property
+    def heritability(self) -> pd.DataFrame:
+        """Per-component h² with delta-method SEs (GCTA's formula)."""
+        theta = self.variance_fit.theta
+        total = theta.sum()
+        rows = []
+        for k in range(theta.size - 1):
+            gradient = -theta[k] / total**2 * np.ones(theta.size)
+            gradient[k] += 1.0 / total
+            rows.append((theta[k] / total, self._delta(gradient)))
+        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
+
+    @cached_property
+    def h2(self) -> float:
+        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
+        theta = self.variance_fit.theta
+        return float(theta[:-1].sum() / theta.sum())
+
+    @cached_property
+    def h2_se(self) -> float:
+        theta = self.variance_fit.theta
+        total, genetic = theta.sum(), theta[:-1].sum()
+        gradient = np.full(theta.size, -genetic / total**2)
+        gradient[:-1] += 1.0 / total
+        return self._delta(gradient)
+
+    @property
+    def implied_lambda(self) -> float:
+        """Ridge parameter λ = σ²_e / σ²_g implied by a single-kernel fit (KRR with this λ
+        gives the same predictions; Ge & Lu, Proposition 1)."""
+        if len(self.component_names) != 1:
+            raise NtkmixedError("implied_lambda is defined for single-kernel models only.")
+        sigma_g, sigma_e = self.variance_fit.theta
+        return float(sigma_e / sigma_g) if sigma_g > 0 else float("inf")
+
+    # --- random effects -----------------------------------------------------------
+    @cached_property
+    def blup_components(self) -> pd.DataFrame:
+        """ĝ_k = σ̂²_k K_k P̂ y for each genetic component, by sample ID."""
+        return pd.DataFrame(self.arrays.blup, index=self.design.ids, columns=self.component_names)
+
+    @cached_property
+    def blup(self) -> pd.Series:
+        """Total genetic value Σ_k ĝ_k, by sample ID."""
+        return pd.Series(self.arrays.blup.sum(axis=1), index=self.design.ids, name="blup")
+
+    @cached_property
+    def blup_pev(self) -> pd.DataFrame:
+        """Prediction-error variances Var(g − ĝ) per component and for the total."""
+        frame = pd.DataFrame(self.arrays.pev, index=self.design.ids, columns=self.component_names)
+        frame["total"] = self.arrays.pev_total
+        return frame
+
+    @cached_property
+    def fitted(self) -> pd.Series:
+        """Xβ̂ + Σ_k ĝ_k (conditional fitted values, as lme4's ``fitted``)."""
+        values = self.design.X @ self.arrays.beta + self.arrays.blup.sum(axis=1)
+        return pd.Series(values, index=self.design.ids, name="fitted")
+
+    # --- prediction -----------------------------------------------------------------
+    def _fixed_coefficients(self) -> np.ndarray:
+        return self.arrays.beta
+
+    def _genetic_prediction(self, new_samples) -> np.ndarray:
+        """Σ_k σ̂²_k K_k(*, train) V̂⁻¹(y − Xβ̂): conditional mean of the new genetic values."""
+        genetic = np.zeros(len(new_samples.ids))
+        train = self.design.samples
+        for weight, trained in zip(self.variance_fit.theta[:-1], self.trained_kernels):
+            genetic += weight * (trained.cross(new_samples, train) @ self.arrays.Py)
+        return genetic
+
+    # --- presentation and persistence -------------------------------------------------
+    def summary(self):
+        """The report: fit facts, fixed effects, variance components, heritability."""
+        return lmm_summary(self, H2_DEFINITION)
+
+    def save(self, path) -> None:
+        """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
+        :func:`ntkmixed.load`."""
+        design_meta, arrays = archive.design_to_archive(self.design)
+        kernel_entries, kernel_arrays = archive.kernels_to_archive(self.trained_kernels)
+        arrays.update(kernel_arrays)
+        fit, a = self.variance_fit, self.arrays
+        arrays.update({
+            "theta": fit.theta, "theta_cov": fit.cov, "boundary": fit.boundary,
+            "beta": a.beta, "cov_beta": a.cov_beta, "Py": a.Py, "blup": a.blup, "pev": a.pev, "pev_total": a.pev_total,
+        })
+        meta = {
+            "kind": "lmm", "design": design_meta, "kernels": kernel_entries,
+            "component_names": self.component_names,
+            "fit": {"method": fit.method, "converged": bool(fit.converged), "iterations": int(fit.iterations),
+                    "final_change": float(fit.final_change), "constrain": bool(fit.constrain),
+                    "loglik": float(fit.loglik)},
+            "engine": {"name": self.engine, "reason": self.engine_reason},
+        }
+        archive.write_archive(path, meta, arrays)
+
+    @classmethod
+    def from_archive(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "LMMResults":
+        """Rebuild results written by :meth:`save` (called by :func:`ntkmixed.load`)."""
+        design = archive.design_from_archive(meta["design"], arrays)
+        trained = archive.kernels_from_archive(meta["kernels"], arrays)
+        f = meta["fit"]
+        variance_fit = VarianceFit(
+            theta=arrays["theta"], cov=arrays["theta_cov"], method=f["method"], converged=f["converged"],
+            iterations=f["iterations"], final_change=f["final_change"], boundary=arrays["boundary"].astype(bool),
+            constrain=f["constrain"], loglik=f["loglik"])
+        fit_arrays = FitArrays(arrays["beta"], arrays["cov_beta"], arrays["Py"], arrays["blup"],
+                               pev=arrays["pev"], pev_total=arrays["pev_total"])
+        engine = meta.get("engine")
+        choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice)
+
+    def __repr__(self) -> str:
+        kernels = ", ".join(map(repr, self.kernels))
+        return (
+            f"<LMMResults {self.formula!r} kernel=[{kernels}] method={self.method} n={self.nobs} "
+            f"h2={self.h2:.3f} (SE {self.h2_se:.3f})>"
+        )
+
+
+archive.register_kind("lmm", LMMResults.from_archive)
