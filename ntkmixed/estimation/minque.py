@@ -81,7 +81,8 @@ def minque1(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_
     is flat; it is accelerated by SQUAREM extrapolation (Varadhan & Roland 2008), an
     extrapolated point being kept only when its REML likelihood is no worse than the
     plain step's. Converged when one plain MINQUE step moves θ by less than ``tol``
-    relative to Σ|θ|; ``iterations`` counts MINQUE solves.
+    relative to Σ|θ| (the iteration then refines a little further, see below);
+    ``iterations`` counts MINQUE solves.
     """
     floor = variance_floor(problem)
     start = minque0(problem, constrain=False).theta
@@ -94,9 +95,15 @@ def minque1(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_
     alpha = np.maximum(start, floor)
     history = [start.copy()]
     theta, boundary = start, np.zeros(start.size, dtype=bool)
-    change, converged, solves = np.inf, False, 0
-    while solves < max_iter and not converged:
+    change, converged, solves, done = np.inf, False, 0, False
+    # Past the tolerance the iteration goes on to tol·1e-3 while each stage still halves
+    # the change (a few solves): stopping right at the tolerance leaves an error of about
+    # tol·ρ/(1 − ρ), so runs that differ only by rounding (two BLAS builds) would
+    # disagree at the 1e-8 level, by which iteration happened to cross it.
+    refine_to = tol * 1e-3
+    while solves < max_iter and not done:
         stage = [alpha]
+        stage_start = change
         for _ in range(2):  # two plain steps, then one extrapolation
             theta, boundary = step(alpha)
             solves += 1
@@ -104,10 +111,11 @@ def minque1(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_
             change = float(np.max(np.abs(theta - current)) / max(np.sum(np.abs(theta)), floor))
             current, alpha = theta, _prior_weights(theta, floor)
             stage.append(alpha)
-            converged = change < tol
-            if converged or solves >= max_iter:
+            converged = converged or change < tol
+            done = change < refine_to or (converged and change > 0.5 * stage_start) or solves >= max_iter
+            if done:
                 break
-        if len(stage) == 3 and not converged:
+        if len(stage) == 3 and not done:
             extrapolated = _squarem(stage, floor, constrain)
             if _loglik_at(problem, extrapolated) >= _loglik_at(problem, stage[2]):
                 current = alpha = extrapolated

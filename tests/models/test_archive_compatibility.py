@@ -60,7 +60,9 @@ def test_old_archive_loads_and_predicts_like_a_fresh_fit(example, name):
         old = nm.load(FIXTURES / f"{name}.npz")
         fresh = _fresh(name, train, G)
     assert type(old) is type(fresh) and old.formula == fresh.formula and old.nobs == fresh.nobs
-    rtol = 1e-8
+    # iterated MINQUE now refines past its tolerance (1e-8 relative change), so the old
+    # file's estimates differ from today's at that level; every other fit is exact
+    rtol = 1e-6 if name == "lmm_grm" else 1e-8
     np.testing.assert_allclose(old.params.to_numpy(), fresh.params.to_numpy(), rtol=rtol, atol=1e-9)
     np.testing.assert_allclose(old.fitted.to_numpy(), fresh.fitted.to_numpy(), rtol=rtol, atol=1e-9)
     if name.startswith("lmm"):
