@@ -8,6 +8,6 @@ from .classical import Gaussian, Polynomial
 from .grm import GRM
 from .normalize import Normalization
 from .ntk import NTK
-from .precomputed import Precomputed
+from .precomputed import Precomputed, PrecomputedFactor
 
-__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian"]
+__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "PrecomputedFactor", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian"]

@@ -74,7 +74,8 @@ class KernelLMM:
         weights = variance_fit.theta.copy()
         if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
             weights[-1] = 1e-9 * float(np.var(y))
-        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice)
+        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
+        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice, info)
 
 
 def fit(
@@ -117,7 +118,11 @@ def fit(
         How the linear algebra is done (see :mod:`ntkmixed.estimation.engines`):
         ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
         ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
-        eigendecomposition; several: a Cholesky factorisation per evaluation).
+        eigendecomposition; several: a Cholesky factorisation per evaluation);
+        ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
+        (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
+        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
+        reports (e.g. the rank).
 
     Returns
     -------

@@ -17,6 +17,7 @@ import numpy as np
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
+from .lowrank import LowRankEngine, LowRankProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -54,7 +55,7 @@ class DenseEngine:
 
 
 #: engines by name, in the order ``engine="auto"`` considers them
-ENGINES: dict[str, object] = {"dense": DenseEngine()}
+ENGINES: dict[str, object] = {"lowrank": LowRankEngine(), "dense": DenseEngine()}
 
 
 def register_engine(engine, before: str | None = None) -> None:
@@ -97,6 +98,7 @@ def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "au
 
 
 __all__ = [
-    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DenseState", "SpectralProblem", "SpectralState",
+    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DenseState", "LowRankEngine", "LowRankProblem",
+    "SpectralProblem", "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]
