@@ -93,15 +93,18 @@ class World:
     def damaged_archive(self, name: str, transform: Callable[[bytes], bytes]) -> Path:
         return self.write(name, transform(self.archive.read_bytes()))
 
-    def rewritten_archive(self, name: str, change: Callable[[dict, dict], None]) -> Path:
+    def rewritten_archive(self, name: str, change: Callable[[dict, dict], None], resign: bool = False) -> Path:
         """The saved model with its entries changed by ``change(meta, arrays)``, written
-        back as a valid zip (so only ntkmixed's own checks can catch it)."""
+        back as a valid zip (so only ntkmixed's own checks can catch it). ``resign``
+        recomputes the checksums, as a file written that way by another program would."""
         with zipfile.ZipFile(self.archive) as source:
             entries = {info.filename: source.read(info.filename) for info in source.infolist()}
         arrays = {k[:-4]: np.load(io.BytesIO(v), allow_pickle=False) for k, v in entries.items()}
         meta = json.loads(str(arrays.pop("__meta__")))
         change(meta, arrays)
         path = self.dir / name
+        if resign:
+            _resign(meta, arrays)
         buffer = {"__meta__": np.array(json.dumps(meta))} if meta is not None else {}
         buffer.update(arrays)
         np.savez(path, **buffer)
@@ -170,6 +173,15 @@ class World:
         inputs = self.cli_inputs
         return ["--bfile", str(inputs["bfile"]), "--pheno", str(pheno or inputs["pheno"]),
                 "--covar", str(covar or inputs["covar"]), "--out", str(out), "--quiet"]
+
+
+def _resign(meta: dict, arrays: dict) -> None:
+    try:
+        from ntkmixed.models import archive_file
+    except ImportError:  # a version without checksums
+        return
+    meta["checksums"] = {n: archive_file._checksum(np.ascontiguousarray(a)) for n, a in arrays.items()}
+    meta[archive_file.HEADER_HASH] = archive_file.header_hash(meta)
 
 
 class CommandFailed(Exception):
@@ -394,7 +406,7 @@ def _G_array(w, row, col, value):
     return G
 
 
-bad("genotypes", "-9 in a genotype array", ("'genotypes'", "[0, 2]", "-9", "rs4"))(
+bad("genotypes", "-9 in a genotype array", ("'genotypes'", "[0, 2]", "-9", "row 3", "SNP column 4", "NaN"))(
     lambda w: fit(w, genotypes=_G_array(w, 3, 4, -9)))
 bad("genotypes", "57 in a genotype DataFrame", ("'genotypes'", "[0, 2]", "57", "s07", "rs2"))(
     lambda w: fit(w, genotypes=with_cell(w.G, 7, "rs2", 57.0)))
@@ -452,7 +464,8 @@ bad("kernels", "NTK depth as text", ("'depth'", "'3'"))(lambda w: nm.NTK(depth="
 bad("kernels", "NTK width 0", ("'width'", "0"))(lambda w: nm.NTK(width=0))
 bad("kernels", "NTK width negative", ("'width'", "-5"))(lambda w: nm.NTK(width=-5))
 bad("kernels", "NTK width as text", ("'width'", "'big'"))(lambda w: nm.NTK(width="big"))
-bad("kernels", "NTK width too large for memory", ("'width'", "10000000", "TB", "memory"))(lambda w: nm.NTK(width=10**7))
+bad("kernels", "NTK width too large for memory", ("'width'", "10000000", "needs about", "PB", "memory"))(
+    lambda w: fit(w, kernel=nm.NTK(width=10**7)))
 bad("kernels", "NTK seed negative", ("'seed'", "-1"))(lambda w: nm.NTK(seed=-1))
 bad("kernels", "NTK seed 2**64", ("'seed'", "18446744073709551616", "2**63"))(lambda w: nm.NTK(seed=2**64))
 bad("kernels", "NTK seed 2**63", ("'seed'", "2**63"))(lambda w: nm.NTK(seed=2**63))
@@ -503,8 +516,8 @@ bad("precomputed", "tol negative", ("'tol'", "-1"))(lambda w: nm.Precomputed(np.
 bad("precomputed", "tol NaN", ("'tol'", "nan"))(lambda w: nm.Precomputed(np.eye(3), tol=float("nan")))
 bad("precomputed", "ids of the wrong length", ("'ids'", "3", "2"))(lambda w: nm.Precomputed(np.eye(3), ids=["a", "b"]))
 bad("precomputed", "ids duplicated", ("'ids'", "duplicates", "'a'"))(lambda w: nm.Precomputed(np.eye(3), ids=["a", "a", "b"]))
-bad("precomputed", "K DataFrame whose columns are not its index", ("'K'", "columns", "index"))(
-    lambda w: nm.Precomputed(_K(w).iloc[:, ::-1]))
+bad("precomputed", "K DataFrame whose columns are other IDs", ("'K'", "columns", "index", "s00"))(
+    lambda w: nm.Precomputed(_K(w).rename(columns={"s00": "t00"})))
 bad("precomputed", "no ids while data has duplicated IDs", ("'data'", "duplicated", "s01"))(
     lambda w: nm.fit("y ~ sex", data=w.data.rename(index={"s02": "s01"}), kernel=nm.Precomputed(_K(w).to_numpy())))
 bad("precomputed", "no ids and the wrong number of rows", ("one row per row of 'data'", "40"))(
@@ -512,7 +525,15 @@ bad("precomputed", "no ids and the wrong number of rows", ("one row per row of '
 bad("precomputed", "ids that miss fitted people", ("Precomputed", "not in", "s00"))(
     lambda w: nm.fit("y ~ sex", data=w.data, kernel=nm.Precomputed(_K(w).iloc[1:, 1:])))
 bad("precomputed", "int ids while data IDs are str", ("sample ID", "int", "str"))(
-    lambda w: nm.fit("y ~ sex", data=w.data, kernel=nm.Precomputed(_K(w).to_numpy(), ids=range(N))))
+    lambda w: nm.fit("y ~ sex", data=w.data.set_axis([str(i) for i in range(N)]),
+                     kernel=nm.Precomputed(_K(w).to_numpy(), ids=range(N))))
+
+
+@ok("precomputed", "a K DataFrame whose columns are in another order is aligned by ID")
+def _(w):
+    aligned = quiet(nm.fit, "y ~ sex", data=w.data, kernel=nm.Precomputed(_K(w)))
+    shuffled = quiet(nm.fit, "y ~ sex", data=w.data, kernel=nm.Precomputed(_K(w).iloc[:, ::-1]))
+    same(aligned.h2, shuffled.h2, rel=1e-12)
 
 
 @ok("precomputed", "a PSD K with tol=0 is accepted")
@@ -578,7 +599,9 @@ bad("predict", "allow_new_levels not boolean", ("'allow_new_levels'", "'yes'"))(
     lambda w: w.lmm.predict(w.data, w.G, allow_new_levels="yes"))
 bad("predict", "genotypes without newdata", ("'genotypes'", "'newdata'"))(lambda w: w.lmm.predict(genotypes=w.G))
 bad("predict", "newdata IDs str, genotype IDs int", ("sample ID", "int", "str"))(
-    lambda w: w.lmm.predict(w.data, w.G.set_axis(range(N))))
+    lambda w: w.lmm.predict(w.data.set_axis([str(i) for i in range(N)]), w.G.set_axis(pd.Index(range(N)))))
+bad("predict", "genotype DataFrame with a default RangeIndex", ("'genotypes'", "RangeIndex"))(
+    lambda w: w.lmm.predict(w.data, w.G.reset_index(drop=True)))
 bad("predict", "newdata with duplicated IDs", ("'newdata'", "duplicated", "s01"))(
     lambda w: w.lmm.predict(w.data.rename(index={"s02": "s01"}), w.G))
 bad("predict", "genotype array rows differ from newdata rows", ("inconsistent numbers of samples", "40", "39"))(
@@ -611,7 +634,7 @@ def _(w):
 # --- save and load --------------------------------------------------------------------------------------------------------------
 bad("archive", "save to a directory", ("'path'", "directory"))(lambda w: w.lmm.save(w.dir))
 bad("archive", "save to None", ("'path'", "None"))(lambda w: w.lmm.save(None))
-bad("archive", "save to a number", ("'path'", "int"))(lambda w: w.lmm.save(123))
+bad("archive", "save to a number", ("'path'", "123"))(lambda w: w.lmm.save(123))
 bad("archive", "save under /proc", ("/proc/x",))(lambda w: w.lmm.save("/proc/x"))
 bad("archive", "save into a missing folder", ("does not exist", "nowhere"))(lambda w: w.lmm.save(w.dir / "nowhere" / "m.npz"))
 bad("archive", "KRR save to a directory", ("'path'", "directory"))(lambda w: w.krr_result.save(w.dir))
@@ -642,10 +665,19 @@ bad("archive", "load an archive without a header", ("nometa.npz", "__meta__"), e
     lambda w: nm.load(_without_meta(w)))
 bad("archive", "load an archive from a newer format", ("future.npz", "newer"), error="ArchiveError")(
     lambda w: nm.load(w.rewritten_archive("future.npz", lambda m, a: m.update(format_version=99))))
+bad("archive", "load an archive whose header was edited", ("edited.npz", "header", "altered"), error="ArchiveError")(
+    lambda w: nm.load(w.rewritten_archive("edited.npz", lambda m, a: m.update(formula="y ~ 1"))))
 bad("archive", "load an unknown kind of model", ("kind.npz", "'spaceship'"), error="ArchiveError")(
-    lambda w: nm.load(w.rewritten_archive("kind.npz", lambda m, a: m.update(kind="spaceship"))))
+    lambda w: nm.load(w.rewritten_archive("kind.npz", lambda m, a: m.update(kind="spaceship"), resign=True)))
 bad("archive", "load an archive whose header lacks a key", ("nodesign.npz", "design"), error="ArchiveError")(
-    lambda w: nm.load(w.rewritten_archive("nodesign.npz", lambda m, a: m.pop("design"))))
+    lambda w: nm.load(w.rewritten_archive("nodesign.npz", lambda m, a: m.pop("design"), resign=True)))
+bad("archive", "load a re-signed archive whose Py has the wrong length", ("shortpy.npz", "'Py'", "shape"),
+    error="ArchiveError")(
+    lambda w: nm.load(w.rewritten_archive("shortpy.npz", lambda m, a: a.update(Py=a["Py"][:-1]), resign=True)))
+bad("archive", "load a re-signed archive naming a non-kernel class", ("notkernel.npz", "'Normalization'"),
+    error="ArchiveError")(
+    lambda w: nm.load(w.rewritten_archive("notkernel.npz", lambda m, a: m["kernels"][0]["config"].update(
+        type="Normalization"), resign=True)))
 
 
 def _npy(w):

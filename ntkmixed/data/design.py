@@ -110,8 +110,9 @@ class Design:
         values = values[positions]
         if geno_ids is not None:
             values = self._training_snp_columns(values, snp_names)
+        Z = self.standardization.apply(values)
         uncalled = np.isnan(values[:, self.standardization.kept]).all(axis=1)
-        return Samples(ids=ids, Z=self.standardization.apply(values)), uncalled
+        return Samples(ids=ids, Z=Z), uncalled
 
     def _training_snp_columns(self, values: np.ndarray, snp_names: list[str]) -> np.ndarray:
         """The columns of the training SNPs, in training order (matched by SNP name)."""
