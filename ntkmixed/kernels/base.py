@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import check_option
+from .._validation import Text, check, check_option
+from ..exceptions import NtkmixedError
 from ..data.samples import Samples
 from ..estimation.operators import KernelOperator
 from .normalize import Normalization
@@ -40,9 +41,7 @@ class Kernel:
             normalize if normalize is not None else self.default_normalize,
             "normalize", NORMALIZATIONS, type(self).__name__,
         )
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"The 'name' parameter of {type(self).__name__} must be a non-empty string. Got {name!r}.")
-        self.name = name
+        self.name = check(name, "name", type(self).__name__, [Text(), None])
 
     # --- what subclasses implement -------------------------------------------------
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
@@ -56,6 +55,11 @@ class Kernel:
     def params(self) -> dict[str, Any]:
         """Constructor arguments that define the kernel (besides normalize and name)."""
         return {}
+
+    def identifiability_warning(self) -> str | None:
+        """Why a variance component with this kernel cannot be told from the residual,
+        when that follows from the kernel's definition alone (a very deep NTK), else None."""
+        return None
 
     # --- what the model calls ------------------------------------------------------
     def train_gram(self, train: Samples) -> np.ndarray:
@@ -100,7 +104,7 @@ class Kernel:
 
     def _genotypes(self, samples: Samples) -> np.ndarray:
         if samples.Z is None:
-            raise ValueError(
+            raise NtkmixedError(
                 f"{self!r} is computed from genotypes, but no 'genotypes' were given."
             )
         return samples.Z
