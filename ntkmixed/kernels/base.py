@@ -3,9 +3,12 @@ matrix. Variance components belong to the model, never to the kernel.
 
 Subclasses implement :meth:`Kernel.gram` (and, when it is cheaper than the full Gram
 matrix, :meth:`Kernel.gram_diag`). The model talks to kernels only through
-:meth:`train_gram`, :meth:`cross_gram`, :meth:`diag_of` and :meth:`training_operator`,
-which receive :class:`Samples`; kernels that are not built from genotypes
-(``Precomputed``) override the first three instead.
+:meth:`trained_on` (the training operator, and the kernel as prediction must replay
+it), :meth:`normalized_cross` / :meth:`normalized_cross_times` (new people against the
+training people) and :meth:`diag_of`, which receive :class:`Samples`; by default these
+are built from :meth:`train_gram`, :meth:`cross_gram` and :meth:`training_operator`.
+Kernels that are not built from genotypes (``Precomputed``) override the Gram methods;
+approximations (``Nystrom``) override the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +46,23 @@ class Kernel:
     default_normalize: ClassVar[str] = "mean-diag"
     #: whether the kernel is computed from genotypes
     needs_genotypes: ClassVar[bool] = True
+    #: every kernel class by name, so that a saved configuration can be rebuilt
+    _TYPES: ClassVar[dict[str, type]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Kernel._TYPES[cls.__name__] = cls
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Kernel":
+        """The kernel :meth:`config` describes (a kernel class registered by name)."""
+        settings = dict(config)
+        kind = settings.pop("type", None)
+        if kind not in Kernel._TYPES:
+            from ..exceptions import NtkmixedError
+
+            raise NtkmixedError(f"Unknown kernel type {kind!r} in a kernel configuration.")
+        return Kernel._TYPES[kind](**settings)
 
     def __init__(self, normalize: str | None = None, name: str | None = None):
         self.normalize = check_option(
@@ -167,6 +187,23 @@ class Kernel:
             What the engines multiply with, decompose or factor.
         """
         return GramOperator(lambda: self.train_gram(train), raw_diagonal, normalization)
+
+    def trained_on(self, train: Samples, normalization: Normalization,
+                   raw_diagonal: np.ndarray) -> tuple["Kernel", KernelOperator]:
+        """``(kernel for prediction, training operator)``. The kernel is this one unless
+        training fixes choices the kernel left open (a Nyström kernel's landmarks)."""
+        return self, self.training_operator(train, normalization, raw_diagonal)
+
+    def normalized_cross(self, new: Samples, train: Samples, normalization: Normalization) -> np.ndarray:
+        """Normalised K(new, train) with the training constants."""
+        raw = self.cross_gram(new, train)
+        new_diag = self.diag_of(new) if normalization.rule == "unit-diag" else None
+        return normalization.apply_cross(raw, new_diag)
+
+    def normalized_cross_times(self, new: Samples, train: Samples, normalization: Normalization,
+                               vectors: np.ndarray) -> np.ndarray:
+        """Normalised K(new, train) @ vectors (approximate kernels avoid the matrix)."""
+        return self.normalized_cross(new, train, normalization) @ vectors
 
     # --- identity ------------------------------------------------------------------
     @property
