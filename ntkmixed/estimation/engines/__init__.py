@@ -17,6 +17,7 @@ import numpy as np
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
+from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
 from .lowrank import LowRankEngine, LowRankProblem
 from .spectral import SpectralProblem, SpectralState
 
@@ -55,7 +56,7 @@ class DenseEngine:
 
 
 #: engines by name, in the order ``engine="auto"`` considers them
-ENGINES: dict[str, object] = {"lowrank": LowRankEngine(), "dense": DenseEngine()}
+ENGINES: dict[str, object] = {"dense": DenseEngine()}
 
 
 def register_engine(engine, before: str | None = None) -> None:
@@ -66,6 +67,10 @@ def register_engine(engine, before: str | None = None) -> None:
     items.insert(position, (engine.name, engine))
     ENGINES.clear()
     ENGINES.update(items)
+
+
+register_engine(DiagonalLowRankEngine(), before="dense")
+register_engine(LowRankEngine(), before="dense")
 
 
 def engine_names() -> tuple[str, ...]:
@@ -98,7 +103,7 @@ def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "au
 
 
 __all__ = [
-    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DenseState", "LowRankEngine", "LowRankProblem",
-    "SpectralProblem", "SpectralState",
+    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem",
+    "DenseState", "LowRankEngine", "LowRankProblem", "SpectralProblem", "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]
