@@ -116,7 +116,13 @@ class FactorOperator(KernelOperator):
 
     def thin_svd(self) -> ThinSVD:
         """F = U diag(σ) Vᵀ on its numerical rank (K = U diag(σ²) Uᵀ), computed once and
-        cached (the low-rank engine's decomposition, shared by every fit on this kernel)."""
+        cached (the low-rank engine's decomposition, shared by every fit on this kernel).
+
+        Returns
+        -------
+        ThinSVD
+            ``U`` (n×m, orthonormal), ``sigma`` (descending) and ``V`` (r×m).
+        """
         if self._thin_svd is None:
             self._thin_svd = thin_svd(self.F)
         return self._thin_svd

@@ -175,7 +175,20 @@ class PrecomputedFactor(Kernel):
     """A user kernel K = F Fᵀ known by its factor F (rows: the people named by ``ids``;
     build it with :meth:`Precomputed.from_factor`). Rows may cover more people than are
     fitted: the model takes the rows of its people, and ``predict`` uses
-    K(new, train) = F_new F_trainᵀ. Default normalisation: ``"none"``."""
+    K(new, train) = F_new F_trainᵀ. Default normalisation: ``"none"``.
+
+    Parameters
+    ----------
+    F : array_like or pandas.DataFrame
+        The factor, one row per person; a DataFrame's index gives the IDs.
+    ids : sequence, optional
+        Sample ID of each row of ``F`` (default: the DataFrame index, else the rows of
+        ``data`` in order).
+    name : str, optional
+        Name of the variance component in results (default: ``"Precomputed"``).
+    normalize : {"none", "mean-diag", "unit-diag"}, default "none"
+        Normalisation applied by the model.
+    """
 
     default_normalize = "none"
     needs_genotypes = False
@@ -206,10 +219,22 @@ class PrecomputedFactor(Kernel):
 
     @property
     def component_name(self) -> str:
+        """Name of the variance component this kernel defines in a model."""
         return self.name or "Precomputed"
 
     def bind_ids(self, ids: pd.Index) -> "PrecomputedFactor":
-        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None)."""
+        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None).
+
+        Parameters
+        ----------
+        ids : pandas.Index
+            One sample ID per row of ``F``.
+
+        Returns
+        -------
+        PrecomputedFactor
+            The same factor, aligned by these IDs from now on.
+        """
         if len(ids) != self.F.shape[0]:
             raise NtkmixedError(
                 f"A factor kernel without 'ids' must have one row per row of 'data' ({len(ids)}). "
