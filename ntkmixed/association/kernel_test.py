@@ -23,7 +23,7 @@ from ..estimation import ESTIMATORS
 from ..exceptions import NtkmixedError
 from ..kernels import NTK
 from ..kernels.trained import as_kernel_list, component_names, train_kernels
-from . import mixture, scan
+from . import scan
 from .acat import acat_log_p
 from .kernel_results import KernelTestResults
 from .kernel_stat import IdentityWhitener, kernel_statistic
@@ -71,13 +71,14 @@ def kernel_tests_on(null: KernelNull, kernels: list, names: list[str], Z: np.nda
         operator = trained.operator
         factor = operator.factor()
         if factor is not None and factor.shape[1] < operator.n:
-            statistic, eigenvalues = kernel_statistic(null.projection, factor=factor)
+            statistic = kernel_statistic(null.projection, factor=factor)
         else:
-            statistic, eigenvalues = kernel_statistic(null.projection, K=operator.dense())
-        tail = mixture.tail_probability(statistic, np.clip(eigenvalues, 0.0, None), method)
-        rows.append({"kernel": name, "Q": statistic, "p": tail.p, "log10_p": tail.log10_p, "method": tail.method,
-                     "accuracy": tail.accuracy, "n_eigenvalues": int(np.sum(eigenvalues > 1e-10 * eigenvalues.max())),
-                     "note": tail.note})
+            statistic = kernel_statistic(null.projection, K=operator.dense())
+        tail = statistic.tail(method)
+        eigenvalues = statistic.eigenvalues
+        rows.append({"kernel": name, "Q": statistic.Q, "ratio": statistic.ratio, "p": tail.p, "log10_p": tail.log10_p,
+                     "method": tail.method, "accuracy": tail.accuracy,
+                     "n_eigenvalues": int(np.sum(eigenvalues > 1e-10 * eigenvalues.max())), "note": tail.note})
     return rows
 
 
@@ -108,8 +109,10 @@ def kernel_test(
         and their ACAT combination.
     background : optional kernel (e.g. ``GRM()``) of the null model, built from
         ``background_genotypes`` (default: ``genotypes``) — genome-wide relatedness.
-    pvalue : ``"davies"`` (exact inversion; accuracy reported; falls back to the
-        saddlepoint with a note), ``"liu"`` or ``"saddlepoint"``.
+    pvalue : ``"davies"`` (default: the exact finite-sample law of the ratio statistic by
+        exact inversion, accuracy reported; falls back to the saddlepoint with a note),
+        ``"saddlepoint"`` (the same law, Lugannani–Rice) or ``"liu"`` (SKAT's plug-in law
+        with Liu's moment matching).
     null_method, engine : estimator and engine of the background null model.
     """
     pvalue = check_option(pvalue, "pvalue", PVALUE_METHODS, "kernel_test")

@@ -1,6 +1,6 @@
 """The kernel score test: statistic and mixture weights equal the textbook dense formulas
 (Q = (Py)ᵀK(Py), λ = eig(P^{1/2} K P^{1/2})), with and without a background kernel; its
-type-I error under simulated nulls at α = 0.01 and 0.001 lies within binomial 99% limits
+exact (ratio) law's type-I error under simulated nulls at α = 0.01 and 0.001 lies within binomial 99% limits
 over 2000 replicates (n = 300; GRM and NTK; with and without covariates); region scans
 and results bookkeeping."""
 
@@ -27,14 +27,20 @@ def _region(n=120, p=15, seed=2):
 
 
 def _dense_reference(y, X, K, V):
-    """Q and the mixture weights from the n×n matrices (P^{1/2} by eigh)."""
+    """Q, the ratio Q / yᵀPy and the weights eig(P^{1/2} K P^{1/2}) (non-zero part) from
+    the n×n matrices (P^{1/2} by eigh)."""
     Vi = np.linalg.inv(V)
     P = Vi - Vi @ X @ np.linalg.solve(X.T @ Vi @ X, X.T @ Vi)
     Py = P @ y
     w, U = np.linalg.eigh(P)
     root = U @ np.diag(np.sqrt(np.clip(w, 0, None))) @ U.T
     lam = np.linalg.eigvalsh(root @ K @ root)
-    return float(Py @ K @ Py), np.sort(lam[lam > 1e-9 * lam.max()])
+    Q = float(Py @ K @ Py)
+    return Q, Q / float(y @ Py), np.sort(lam[lam > 1e-9 * lam.max()])
+
+
+def _reference_p(ratio, lam, n, k):
+    return mixture.ratio_tail(ratio, lam, extra_zeros=n - k - lam.size)
 
 
 @pytest.mark.parametrize("kernel", [nm.GRM(), nm.NTK(depth=2, width=None)], ids=["grm", "ntk"])
@@ -46,11 +52,15 @@ def test_statistic_and_weights_equal_the_dense_formula_without_background(kernel
     r = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
     K = kernel.gram(Z)
     K = K / np.mean(np.diag(K))
-    Q, lam = _dense_reference(y, X, K, (r @ r) / (len(y) - 3) * np.eye(len(y)))
+    Q, ratio, lam = _dense_reference(y, X, K, (r @ r) / (len(y) - 3) * np.eye(len(y)))
     row = res.table.iloc[0]
     assert row["Q"] == pytest.approx(Q, rel=1e-9)
-    assert row["log10_p"] == pytest.approx(mixture.tail_probability(Q, lam).log10_p, rel=1e-7)
+    assert row["ratio"] == pytest.approx(ratio, rel=1e-9)
+    assert row["log10_p"] == pytest.approx(_reference_p(ratio, lam, len(y), 3).log10_p, rel=1e-7)
     assert row["n_eigenvalues"] == lam.size
+    # SKAT's plug-in law (Liu) on the same Q and weights
+    liu = kernel_test("y ~ age + sex", data, G, kernel=kernel, pvalue="liu").table.iloc[0]
+    assert liu["p"] == pytest.approx(mixture.tail_probability(Q, lam, "liu").p, rel=1e-7)
 
 
 def test_background_kernel_enters_the_null_covariance():
@@ -65,27 +75,27 @@ def test_background_kernel_enters_the_null_covariance():
     V = sigma_g * Kb / np.mean(np.diag(Kb)) + sigma_e * np.eye(len(data))
     y = data["y"].to_numpy()
     X = np.column_stack([np.ones(len(y)), data["age"]])
-    Q, lam = _dense_reference(y, X, Z @ Z.T / np.mean(np.diag(Z @ Z.T)), V)
+    Q, ratio, lam = _dense_reference(y, X, Z @ Z.T / np.mean(np.diag(Z @ Z.T)), V)
     assert res.table.iloc[0]["Q"] == pytest.approx(Q, rel=1e-8)
-    assert res.table.iloc[0]["log10_p"] == pytest.approx(mixture.tail_probability(Q, lam).log10_p, rel=1e-6)
+    assert res.table.iloc[0]["log10_p"] == pytest.approx(_reference_p(ratio, lam, len(y), 2).log10_p, rel=1e-6)
     assert res.null["h2"] == pytest.approx(fitted.h2, rel=1e-10)
 
 
 def _null_rejections(K: np.ndarray, X: np.ndarray, replicates: int, seed: int) -> np.ndarray:
-    """p-values of the OLS-null kernel test for y ~ N(Xβ, I): with V̂ = σ̂² I the weights
-    are eig(MKM)/σ̂² (M = I − H), so one eigendecomposition serves every replicate; the
-    statistic and the tail are the production code's (checked against kernel_test below)."""
+    """p-values of the OLS-null kernel test for y ~ N(Xβ, I): the ratio T = rᵀKr / rᵀr has
+    weights eig(MKM) on the range of M (M = I − H) whatever y is, so one eigendecomposition
+    serves every replicate; the tail is the production code's (and the shortcut equals
+    kernel_test on one replicate, below)."""
     rng = np.random.default_rng(seed)
     n, k = X.shape
     Qx = np.linalg.qr(X)[0]
     MKM = K - Qx @ (Qx.T @ K)
     MKM = MKM - (MKM @ Qx) @ Qx.T
-    base = np.linalg.eigvalsh(0.5 * (MKM + MKM.T))
+    base = np.clip(np.linalg.eigvalsh(0.5 * (MKM + MKM.T))[k:], 0, None)
     Y = X @ rng.normal(size=(k, replicates)) + rng.normal(size=(n, replicates))
     R = Y - Qx @ (Qx.T @ Y)
-    sigma2 = np.einsum("ij,ij->j", R, R) / (n - k)
-    Q = np.einsum("ij,ij->j", R, K @ R) / sigma2**2
-    return np.array([mixture.tail_probability(q, np.clip(base / s, 0, None)).p for q, s in zip(Q, sigma2)])
+    ratio = np.einsum("ij,ij->j", R, K @ R) / np.einsum("ij,ij->j", R, R)
+    return np.array([mixture.ratio_tail(t, base).p for t in ratio])
 
 
 def _binomial_99(count: int, replicates: int, alpha: float) -> bool:
@@ -116,10 +126,10 @@ def test_type_one_error_within_binomial_limits(kernel, covariates):
     y = data["y"].to_numpy()
     Qx = np.linalg.qr(X)[0]
     r = y - Qx @ (Qx.T @ y)
-    s2 = r @ r / (n - X.shape[1])
     MKM = K - Qx @ (Qx.T @ K)
     MKM = MKM - (MKM @ Qx) @ Qx.T
-    assert public == pytest.approx(mixture.tail_probability(r @ K @ r / s2**2, np.clip(np.linalg.eigvalsh(MKM) / s2, 0, None)).p, rel=1e-6)
+    base = np.clip(np.linalg.eigvalsh(0.5 * (MKM + MKM.T))[X.shape[1]:], 0, None)
+    assert public == pytest.approx(mixture.ratio_tail((r @ K @ r) / (r @ r), base).p, rel=1e-6)
 
     p = _null_rejections(K, X, replicates, seed=12)
     for alpha in (0.01, 0.001):

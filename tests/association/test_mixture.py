@@ -124,3 +124,14 @@ def test_per_snp_tails_far_below_the_smallest_double(stat):
         f = float(mpmath.log(mpmath.betainc(nu / 2, 0.5, 0, mpmath.mpf(nu) / (nu + stat), regularized=True)))
     assert _chi2_1_log_sf(np.array([stat]))[0] == pytest.approx(chi2, rel=1e-10)
     assert _f_1_log_sf(np.array([stat]), 200)[0] == pytest.approx(f, rel=1e-8)
+
+
+@pytest.mark.parametrize("t", [0.02, 0.07, 0.2, 0.35, 0.6])
+def test_ratio_law_equals_the_beta_distribution(t):
+    """A projection of rank d in m dimensions: zᵀAz / zᵀz ~ Beta(d/2, (m − d)/2) exactly
+    (weights of both signs in the inversion)."""
+    m, d = 297, 20
+    got = mixture.ratio_tail(t, np.ones(d), extra_zeros=m - d)
+    assert got.log_p == pytest.approx(stats.beta.logsf(t, d / 2, (m - d) / 2), rel=1e-9)
+    sp = mixture.ratio_tail(t, np.ones(d), extra_zeros=m - d, method="saddlepoint")
+    assert abs(sp.log_p - got.log_p) < 0.1 * max(1.0, abs(got.log_p))
