@@ -107,13 +107,19 @@ def kernel_test(
     genotypes : the region's genotypes (array, DataFrame by sample ID, PLINK).
     kernel : one kernel or a list (default ``NTK(depth=2)``); a list gives one test each
         and their ACAT combination.
-    background : optional kernel (e.g. ``GRM()``) of the null model, built from
-        ``background_genotypes`` (default: ``genotypes``) — genome-wide relatedness.
+    background : optional kernel (e.g. ``GRM()``) of the null model — genome-wide relatedness.
+    background_genotypes : genotypes of the background kernel (default: ``genotypes``).
     pvalue : ``"davies"`` (default: the exact finite-sample law of the ratio statistic by
         exact inversion, accuracy reported; falls back to the saddlepoint with a note),
         ``"saddlepoint"`` (the same law, Lugannani–Rice) or ``"liu"`` (SKAT's plug-in law
         with Liu's moment matching).
     null_method, engine : estimator and engine of the background null model.
+    progress : progress bars for kernel builds (default: only on a terminal).
+
+    Returns
+    -------
+    KernelTestResults
+        Per-kernel statistic and p-value, the ACAT combination, the null model's facts.
     """
     pvalue = check_option(pvalue, "pvalue", PVALUE_METHODS, "kernel_test")
     check_option(null_method, "null_method", tuple(ESTIMATORS), "kernel_test")

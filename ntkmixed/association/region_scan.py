@@ -37,13 +37,28 @@ def region_scan(
     engine: str = "auto",
     progress: bool | None = None,
 ) -> RegionScanResults:
-    """Kernel tests of many regions.
+    """Kernel tests of many regions, sharing one null model.
 
-    ``regions``: DataFrame with columns ``chr``, ``start``, ``end`` (base pairs,
-    inclusive) and optionally ``name``; or ``window`` (bp) with ``step`` (default
-    ``window``) for fixed windows along each chromosome. ``background`` (e.g. ``GRM()``)
-    is built from all of ``genotypes``. Regions with fewer than ``min_snps`` polymorphic
-    SNPs get NaN and a note. Other arguments as :func:`ntkmixed.kernel_test`.
+    Parameters
+    ----------
+    formula, data : response and covariates, as :func:`ntkmixed.fit`.
+    genotypes : PLINK ``Genotypes`` or prefix (or an array/DataFrame with ``snp_info``).
+    regions : DataFrame with columns ``chr``, ``start``, ``end`` (base pairs, inclusive)
+        and optionally ``name``.
+    window, step : instead of ``regions``, fixed windows of ``window`` bp every ``step``
+        bp (default ``window``) along each chromosome.
+    kernel : one kernel or a list (default ``NTK(depth=2)``).
+    background : optional null-model kernel (e.g. ``GRM()``) built from all of ``genotypes``.
+    pvalue : ``"davies"``, ``"saddlepoint"`` or ``"liu"`` (see :func:`ntkmixed.kernel_test`).
+    snp_info : chromosome and position per SNP column, for arrays and DataFrames.
+    min_snps : regions with fewer polymorphic SNPs get NaN and a note.
+    null_method, engine : estimator and engine of the background null model.
+    progress : progress bar over regions (default: only on a terminal).
+
+    Returns
+    -------
+    RegionScanResults
+        One row per region, in the order given, with each kernel's p and the ACAT p.
     """
     pvalue = check_option(pvalue, "pvalue", PVALUE_METHODS, "region_scan")
     check_option(null_method, "null_method", tuple(ESTIMATORS), "region_scan")
