@@ -782,7 +782,7 @@ def _(w):
 
 
 # --- files: phenotypes and covariates -----------------------------------------------------------------------------------------------------
-bad("pheno", "short row", ("short.txt", "line 3", "3 fields", "2"))(
+bad("pheno", "short row", ("short.txt", "line 3", "2 fields", "has 3"))(
     lambda w: nm.read_pheno(w.write("short.txt", w.pheno_text(["s00 s00 1.0", "s01 s01"]))))
 bad("pheno", "long row", ("long.txt", "line 2"))(
     lambda w: nm.read_pheno(w.write("long.txt", w.pheno_text(["s00 s00 1.0 2.0"]))))
