@@ -59,10 +59,22 @@ class Standardization:
 
     @property
     def n_snps(self) -> int:
+        """Number of SNPs kept (polymorphic in training)."""
         return int(self.kept.sum())
 
     def apply(self, genotypes: np.ndarray) -> np.ndarray:
-        """Standardise new rows with the training means and SDs."""
+        """Standardise new rows with the training means and SDs.
+
+        Parameters
+        ----------
+        genotypes : array_like
+            n × p dosages with the training SNP columns (NaN for missing calls).
+
+        Returns
+        -------
+        numpy.ndarray
+            n × :attr:`n_snps` standardised genotypes.
+        """
         values = np.asarray(genotypes, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != self.kept.size:
             raise NtkmixedError(
@@ -82,6 +94,23 @@ def standardize(
 
     Monomorphic SNPs (zero variance among non-missing calls) are dropped, with a
     :class:`~ntkmixed.exceptions.DataWarning` unless ``quiet``.
+
+    Parameters
+    ----------
+    genotypes : array_like, pandas.DataFrame, Genotypes or str
+        n × p dosages (NaN for missing calls), a DataFrame indexed by sample ID, a
+        :class:`~ntkmixed.Genotypes` or a PLINK prefix.
+    scale : {"sample", "binomial"}, default "sample"
+        Empirical SDs, or ``sqrt(2 p (1 - p))`` from the allele frequency (PLINK, GCTA).
+    quiet : bool, default False
+        Drop monomorphic SNPs without a warning.
+
+    Returns
+    -------
+    Z : numpy.ndarray
+        Standardised genotypes of the kept SNPs, missing calls at 0.
+    standardization : Standardization
+        The training means and SDs, to apply to new people.
     """
     values, _, snp_names = coerce_genotypes(genotypes, "genotypes", "standardize")
     with warnings.catch_warnings():

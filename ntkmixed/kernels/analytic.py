@@ -118,6 +118,15 @@ class NNGP(Kernel):
 
     so K(x, x) = ‖x‖²/p. This is the "GP kernel" of Liu, Tai et al. (arXiv 2501.10929);
     see :mod:`ntkmixed.kernels.analytic` for the derivation.
+
+    Parameters
+    ----------
+    depth : int, default 2
+        Number of hidden layers (≥ 1).
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"NNGP"``).
     """
 
     def __init__(self, depth: int = 2, normalize: str | None = "mean-diag", name: str | None = None):

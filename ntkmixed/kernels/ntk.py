@@ -63,6 +63,38 @@ class NTK(Kernel):
     in that range too. Before an empirical kernel allocates anything, its peak memory
     (weights, result, features, buffers) is estimated and compared with the memory
     available: too large an estimate is an error that says how much is needed.
+
+    Parameters
+    ----------
+    depth : int, default 2
+        Number of hidden layers L (≥ 1).
+    width : int, "inf" or None, default 2000
+        Hidden-layer width of the empirical kernel; ``None`` or ``"inf"`` for the
+        analytic infinite-width kernel.
+    seed : int, default 0
+        Seed of the first initialisation (≥ 0); ignored by the analytic kernel.
+    n_init : int, default 1
+        Number of independent initialisations averaged (1 for the analytic kernel).
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    dtype : {"float64", "float32"}, default "float64"
+        Compute precision of the empirical kernel.
+    device : str, default "auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    block_size : int, optional
+        Rows per block (default: chosen to bound memory).
+    progress : bool, optional
+        Progress bar for long builds (default: only when stderr is a terminal).
+    name : str, optional
+        Name of the variance component in results (default: ``"NTK"``).
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> nm.NTK(depth=3, width=4096, seed=1)
+    NTK(depth=3, width=4096, seed=1)
+    >>> nm.NTK(depth=3, width=None)
+    NTK(depth=3, width='inf')
     """
 
     def __init__(
@@ -128,7 +160,20 @@ class NTK(Kernel):
 
     # --- kernel values ----------------------------------------------------------------
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
-        """Un-normalised Θ(Z1[i], Z2[j]) (Z2 = Z1 when None), float64."""
+        """Un-normalised Θ(Z1[i], Z2[j]) (Z2 = Z1 when None), float64.
+
+        Parameters
+        ----------
+        Z1 : numpy.ndarray
+            Standardised genotypes, n₁ × p.
+        Z2 : numpy.ndarray, optional
+            Second set of rows, n₂ × p (default ``Z1``).
+
+        Returns
+        -------
+        numpy.ndarray
+            n₁ × n₂ float64 kernel matrix.
+        """
         Z1, Z2 = gram_inputs(Z1, Z2, "NTK")
         if self.analytic:
             return arccos_kernels(Z1, Z2, self.depth)[1]
@@ -149,7 +194,18 @@ class NTK(Kernel):
                 bar.close()
 
     def gram_diag(self, Z: np.ndarray) -> np.ndarray:
-        """Θ(Z[i], Z[i]) without the full matrix."""
+        """Θ(Z[i], Z[i]) without the full matrix.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray
+            Standardised genotypes, n × p.
+
+        Returns
+        -------
+        numpy.ndarray
+            The n diagonal entries.
+        """
         Z, _ = gram_inputs(Z, None, "NTK")
         if self.analytic:
             return (self.depth + 1) * np.einsum("ij,ij->i", Z, Z) / Z.shape[1]
@@ -162,7 +218,20 @@ class NTK(Kernel):
 
     def network(self, p: int, init: int = 0):
         """The seeded float64 ``torch.nn.Module`` (initialisation ``init``) for ``p``
-        inputs whose parameter Jacobian defines this kernel: ``Θ = J Jᵀ``."""
+        inputs whose parameter Jacobian defines this kernel: ``Θ = J Jᵀ``.
+
+        Parameters
+        ----------
+        p : int
+            Number of inputs (SNPs).
+        init : int, default 0
+            Which initialisation (its weights are drawn with seed ``seed + init``).
+
+        Returns
+        -------
+        torch.nn.Module
+            The network at initialisation.
+        """
         if self.analytic:
             raise NtkmixedError("NTK(width='inf') is the infinite-width limit; it has no finite network.")
         p = check_positive_int(p, "p", "NTK.network")

@@ -26,6 +26,21 @@ class Precomputed(Kernel):
 
     The matrix is validated once: square, symmetric, finite and positive semi-definite
     up to ``tol`` relative to its largest eigenvalue. Default normalisation: ``"none"``.
+
+    Parameters
+    ----------
+    K : array_like or pandas.DataFrame
+        The square kernel matrix; a DataFrame's index gives the IDs.
+    ids : sequence, optional
+        Sample ID of each row of ``K`` (default: the DataFrame index, else the rows of
+        ``data`` in order).
+    name : str, optional
+        Name of the variance component in results (default: ``"Precomputed"``).
+    normalize : {"none", "mean-diag", "unit-diag"}, default "none"
+        Normalisation applied by the model.
+    tol : float, default 1e-8
+        Tolerance of the positive semi-definiteness check, relative to the largest
+        eigenvalue.
     """
 
     default_normalize = "none"
@@ -81,10 +96,22 @@ class Precomputed(Kernel):
 
     @property
     def component_name(self) -> str:
+        """Name of the variance component this kernel defines in a model."""
         return self.name or "Precomputed"
 
     def bind_ids(self, ids: pd.Index) -> "Precomputed":
-        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None)."""
+        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None).
+
+        Parameters
+        ----------
+        ids : pandas.Index
+            One sample ID per row of ``K``.
+
+        Returns
+        -------
+        Precomputed
+            The same matrix, aligned by these IDs from now on.
+        """
         if len(ids) != self.K.shape[0]:
             raise NtkmixedError(
                 f"Precomputed kernel without 'ids' must have one row per row of 'data' "

@@ -40,7 +40,7 @@ def krr(
     seed: int = 0,
     progress: bool | None = None,
 ) -> KRRResults:
-    """Kernel ridge regression with unpenalised fixed effects and a cross-validated ridge.
+    """Kernel ridge regression with unpenalised fixed effects and a cross-validated ridge::
 
         α̂ = (K + λI)⁻¹ (y − Xβ̂_λ),   β̂_λ = (XᵀV⁻¹X)⁻¹XᵀV⁻¹y with V = K + λI,
         ŷ* = X*β̂_λ + K(*, train) α̂.

@@ -81,7 +81,7 @@ class KRRResults(DesignResults):
 
     def _genetic_prediction(self, new_samples) -> np.ndarray:
         """K(*, train) α̂."""
-        return self.trained_kernel.cross(new_samples, self.design.samples) @ self._fit.dual_coef
+        return self.trained_kernel.cross_times(new_samples, self.design.samples, self._fit.dual_coef)
 
     # --- presentation -------------------------------------------------------------------
     def summary(self):

@@ -253,7 +253,7 @@ class LMMResults(DesignResults):
         genetic = np.zeros(len(new_samples.ids))
         train = self.design.samples
         for weight, trained in zip(self.variance_fit.theta[:-1], self.trained_kernels):
-            genetic += weight * (trained.cross(new_samples, train) @ self.arrays.Py)
+            genetic += weight * trained.cross_times(new_samples, train, self.arrays.Py)
         return genetic
 
     # --- presentation and persistence -------------------------------------------------
