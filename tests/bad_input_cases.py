@@ -108,6 +108,8 @@ class World:
         buffer = {"__meta__": np.array(json.dumps(meta))} if meta is not None else {}
         buffer.update(arrays)
         np.savez(path, **buffer)
+        if resign:
+            _seal(path)
         return path
 
     @cached_property
@@ -182,6 +184,14 @@ def _resign(meta: dict, arrays: dict) -> None:
         return
     meta["checksums"] = {n: archive_file._checksum(np.ascontiguousarray(a)) for n, a in arrays.items()}
     meta[archive_file.HEADER_HASH] = archive_file.header_hash(meta)
+
+
+def _seal(path: Path) -> None:
+    try:
+        from ntkmixed.models.archive_file import seal
+    except ImportError:  # a version without sealed files
+        return
+    seal(str(path))
 
 
 class CommandFailed(Exception):

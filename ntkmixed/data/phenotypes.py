@@ -141,7 +141,8 @@ def _mixed_column_error(source: "_Source", table: pd.DataFrame, column: str, is_
     kind = "numbers" if numbers >= words else "words"
     raise NtkmixedError(
         f"File {source.path!r}, line {source.line(row)}, column {column!r}: a column of {kind} ({max(numbers, words)} "
-        f"values) holds {value!r} ({int(odd.sum())} such value(s)). Fix the value, or name the column in "
+        f"values) holds {value!r}" + (f" and {int(odd.sum()) - 1} more like it" if odd.sum() > 1 else "")
+        + f". Fix the value, or name the column in "
         f"categorical=[{column!r}] (--categorical {column}) to read it as categories."
     )
 
