@@ -79,7 +79,9 @@ class Outputs:
                 os.replace(temporary, final)
         except BaseException:
             for final, previous in reversed(replaced):
-                if previous is not None:
+                if previous is not None and os.path.exists(final) and os.path.samefile(previous, final):
+                    os.unlink(previous)  # never replaced (renaming a hard link onto itself does nothing)
+                elif previous is not None:
                     os.replace(previous, final)
                 elif os.path.exists(final):
                     os.unlink(final)
