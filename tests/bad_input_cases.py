@@ -379,6 +379,12 @@ def _(w):
     same(scaled.h2, base.h2)
 
 
+bad("fit", "response scaled by 1e200: variance components overflow float64", ("response", "'y'", "1e400", "Rescale"))(
+    lambda w: fit(w, data=w.data.assign(y=w.data["y"] * 1e200)))
+bad("fit", "response scaled by 1e-200: variance components underflow float64", ("response", "'y'", "Rescale"))(
+    lambda w: fit(w, data=w.data.assign(y=w.data["y"] * 1e-200)))
+
+
 # --- fit: data and IDs -----------------------------------------------------------------------------
 bad("fit", "data is a dict", ("'data'", "DataFrame", "dict"))(lambda w: fit(w, data=w.data.to_dict()))
 bad("fit", "data is an array", ("'data'", "DataFrame", "ndarray"))(lambda w: fit(w, data=w.data.to_numpy()))
@@ -581,10 +587,16 @@ def _(w):
     np.testing.assert_allclose(shuffled.cv_results["mean"].to_numpy(), base.cv_results["mean"].to_numpy(), rtol=1e-9)
 
 
-@ok("krr", "response scaled by 1e100 gives the same λ")
+@ok("krr", "response scaled by 1e200 or 1e-200 gives the same λ and rescaled estimates")
 def _(w):
-    scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * 1e100), cv=5)
-    assert scaled.lambda_ == w.krr_result.lambda_
+    base = w.krr_result
+    for factor in (1e200, 1e-200):
+        scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * factor), cv=5)
+        assert scaled.lambda_ == base.lambda_, (factor, scaled.lambda_, base.lambda_)
+        same(scaled.params["age"], base.params["age"] * factor)
+        same(scaled.dual_coef.iloc[0], base.dual_coef.iloc[0] * factor)
+    scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * 1e100), cv=5)  # MSE ~1e200: representable
+    same(scaled.cv_results["mean"].iloc[0], base.cv_results["mean"].iloc[0] * 1e200)
 
 
 # --- predict -----------------------------------------------------------------------------------------------------------
