@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="genetic kernel (comma-separated for one variance component each; default grm)")
     group.add_argument("--depth", type=_positive_int, default=2, help="hidden layers of the NTK/NNGP network (default 2)")
     group.add_argument("--width", type=_positive_int, default=2000, help="width of the empirical NTK (default 2000)")
-    group.add_argument("--seed", type=_non_negative_int, default=0, help="NTK initialisation seed (and CV folds for krr; default 0)")
+    group.add_argument("--seed", type=_seed, default=0, help="NTK initialisation seed (and CV folds for krr; default 0)")
 
     out = _Parser(add_help=False)
     out.add_argument("--out", required=True, metavar="PREFIX", help="output file prefix")
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     krr = commands.add_parser("krr", parents=[data, kernel, out, common], help="kernel ridge regression, λ by k-fold CV")
     krr.add_argument("--lambdas", metavar="L1,L2,…", help="ridge parameters to try (default: the krr grid)")
-    krr.add_argument("--cv", type=_positive_int, default=5, help="number of CV folds (default 5)")
+    krr.add_argument("--cv", type=_at_least_two, default=5, help="number of CV folds (default 5)")
     krr.add_argument("--scoring", default="mse", help="CV score (default mse)")
 
     predict = commands.add_parser("predict", parents=[common], help="predict new people from a saved model")
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--method", choices=METHODS, default="minque1")
     example.add_argument("--depth", type=_positive_int, default=2)
     example.add_argument("--width", type=_positive_int, default=2000)
-    example.add_argument("--seed", type=_non_negative_int, default=1)
+    example.add_argument("--seed", type=_seed, default=1)
     return parser
 
 
@@ -117,6 +117,27 @@ def _positive_int(text: str) -> int:
 
 def _non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _seed(text: str) -> int:
+    """An integer in [0, 2**63 − 1] (what numpy and torch generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63 - 1], got {text!r}")
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
+    return value
 
 
 def _kernel_list(text: str) -> list[str]:

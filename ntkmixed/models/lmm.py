@@ -73,6 +73,7 @@ class KernelLMM:
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)
+        scaling.check_variances_representable(self.design.response_name, "fit")
         y = scaling.y(self.design.y)
         operators = [t.operator for t in self.trained_kernels]
         problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
