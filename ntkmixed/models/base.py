@@ -23,18 +23,22 @@ class DesignResults:
 
     @property
     def formula(self) -> str:
+        """The model formula."""
         return self.design.formula
 
     @property
     def nobs(self) -> int:
+        """Number of people the model was fitted on."""
         return int(self.design.n)
 
     @property
     def n_dropped(self) -> int:
+        """Number of rows of ``data`` left out (missing response, covariates or genotypes)."""
         return self.design.n_dropped
 
     @property
     def dropped(self) -> dict[str, int]:
+        """Rows left out, counted by reason."""
         return dict(self.design.dropped)
 
     @property
@@ -43,6 +47,7 @@ class DesignResults:
 
     @cached_property
     def resid(self) -> pd.Series:
+        """Residuals y − fitted, by sample ID."""
         return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.ids, name="resid")
 
     def _fixed_coefficients(self) -> np.ndarray:
@@ -57,6 +62,23 @@ class DesignResults:
         Without ``newdata``: the fitted values. Unseen factor levels raise unless
         ``allow_new_levels=True`` (they then get the reference level's fixed effect);
         rows with missing covariates predict NaN.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            The new people's covariates (the formula's right-hand-side columns), indexed
+            by sample ID.
+        genotypes : array, DataFrame, Genotypes or str, optional
+            Their genotypes, with the training SNPs (as for :func:`ntkmixed.fit`);
+            standardised with the training means and SDs.
+        allow_new_levels : bool, default False
+            Predict people with unseen factor levels at the reference level instead of
+            raising.
+
+        Returns
+        -------
+        pandas.Series
+            Predictions indexed like ``newdata`` (the fitted values without it).
         """
         if newdata is None:
             if genotypes is not None:
