@@ -31,6 +31,7 @@ _EXPORTS = {
     "NNGP": "kernels",
     "Polynomial": "kernels",
     "Gaussian": "kernels",
+    "Nystrom": "kernels",
     "krr": "models",
     "KRRResults": "models",
     "read_plink": "data.plink",

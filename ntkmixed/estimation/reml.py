@@ -39,7 +39,8 @@ def reml(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_ite
 
 def _reml_profiled(problem: Problem, constrain: bool) -> VarianceFit:
     h_min = 0.0 if constrain else problem.smallest_profile_h()
-    grid = np.concatenate([np.linspace(h_min, _H_MAX, 101)])
+    # engines whose evaluations are costly (a Gram or a factorisation each) ask for fewer
+    grid = np.linspace(h_min, _H_MAX, int(getattr(problem, "profile_grid_points", 101)))
     values = np.array([problem.profile_reml(h)[0] for h in grid])
     best = int(np.argmax(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]

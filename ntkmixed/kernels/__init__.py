@@ -8,6 +8,7 @@ from .classical import Gaussian, Polynomial
 from .grm import GRM
 from .normalize import Normalization
 from .ntk import NTK
+from .nystrom import Nystrom
 from .precomputed import Precomputed
 
-__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian"]
+__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian", "Nystrom"]

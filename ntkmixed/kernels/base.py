@@ -3,9 +3,12 @@ matrix. Variance components belong to the model, never to the kernel.
 
 Subclasses implement :meth:`Kernel.gram` (and, when it is cheaper than the full Gram
 matrix, :meth:`Kernel.gram_diag`). The model talks to kernels only through
-:meth:`train_gram`, :meth:`cross_gram`, :meth:`diag_of` and :meth:`training_operator`,
-which receive :class:`Samples`; kernels that are not built from genotypes
-(``Precomputed``) override the first three instead.
+:meth:`trained_on` (the training operator, and the kernel as prediction must replay
+it), :meth:`normalized_cross` / :meth:`normalized_cross_times` (new people against the
+training people) and :meth:`diag_of`, which receive :class:`Samples`; by default these
+are built from :meth:`train_gram`, :meth:`cross_gram` and :meth:`training_operator`.
+Kernels that are not built from genotypes (``Precomputed``) override the Gram methods;
+approximations (``Nystrom``) override the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import check_option
+from .._validation import Text, check, check_option
+from ..exceptions import NtkmixedError
 from ..data.samples import Samples
 from ..estimation.operators import KernelOperator
 from .normalize import Normalization
@@ -42,15 +46,30 @@ class Kernel:
     default_normalize: ClassVar[str] = "mean-diag"
     #: whether the kernel is computed from genotypes
     needs_genotypes: ClassVar[bool] = True
+    #: every kernel class by name, so that a saved configuration can be rebuilt
+    _TYPES: ClassVar[dict[str, type]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Kernel._TYPES[cls.__name__] = cls
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Kernel":
+        """The kernel :meth:`config` describes (a kernel class registered by name)."""
+        settings = dict(config)
+        kind = settings.pop("type", None)
+        if kind not in Kernel._TYPES:
+            from ..exceptions import NtkmixedError
+
+            raise NtkmixedError(f"Unknown kernel type {kind!r} in a kernel configuration.")
+        return Kernel._TYPES[kind](**settings)
 
     def __init__(self, normalize: str | None = None, name: str | None = None):
         self.normalize = check_option(
             normalize if normalize is not None else self.default_normalize,
             "normalize", NORMALIZATIONS, type(self).__name__,
         )
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"The 'name' parameter of {type(self).__name__} must be a non-empty string. Got {name!r}.")
-        self.name = name
+        self.name = check(name, "name", type(self).__name__, [Text(), None])
 
     # --- what subclasses implement -------------------------------------------------
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
@@ -95,6 +114,11 @@ class Kernel:
             Argument name -> value, as the constructor takes them.
         """
         return {}
+
+    def identifiability_warning(self) -> str | None:
+        """Why a variance component with this kernel cannot be told from the residual,
+        when that follows from the kernel's definition alone (a very deep NTK), else None."""
+        return None
 
     # --- what the model calls ------------------------------------------------------
     def train_gram(self, train: Samples) -> np.ndarray:
@@ -164,6 +188,23 @@ class Kernel:
         """
         return GramOperator(lambda: self.train_gram(train), raw_diagonal, normalization)
 
+    def trained_on(self, train: Samples, normalization: Normalization,
+                   raw_diagonal: np.ndarray) -> tuple["Kernel", KernelOperator]:
+        """``(kernel for prediction, training operator)``. The kernel is this one unless
+        training fixes choices the kernel left open (a Nyström kernel's landmarks)."""
+        return self, self.training_operator(train, normalization, raw_diagonal)
+
+    def normalized_cross(self, new: Samples, train: Samples, normalization: Normalization) -> np.ndarray:
+        """Normalised K(new, train) with the training constants."""
+        raw = self.cross_gram(new, train)
+        new_diag = self.diag_of(new) if normalization.rule == "unit-diag" else None
+        return normalization.apply_cross(raw, new_diag)
+
+    def normalized_cross_times(self, new: Samples, train: Samples, normalization: Normalization,
+                               vectors: np.ndarray) -> np.ndarray:
+        """Normalised K(new, train) @ vectors (approximate kernels avoid the matrix)."""
+        return self.normalized_cross(new, train, normalization) @ vectors
+
     # --- identity ------------------------------------------------------------------
     @property
     def component_name(self) -> str:
@@ -197,7 +238,7 @@ class Kernel:
 
     def _genotypes(self, samples: Samples) -> np.ndarray:
         if samples.Z is None:
-            raise ValueError(
+            raise NtkmixedError(
                 f"{self!r} is computed from genotypes, but no 'genotypes' were given."
             )
         return samples.Z

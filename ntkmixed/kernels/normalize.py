@@ -77,6 +77,15 @@ class Normalization:
             return 1.0 / np.sqrt(self.train_diag)
         return 1.0
 
+    def new_row_scale(self, new_diag: np.ndarray | None = None) -> np.ndarray | float:
+        """s_new with normalised K(new, train) = diag(s_new) K_raw(new, train) diag(s),
+        s = :meth:`row_scale` (``new_diag``: the new rows' raw diagonal, for unit-diag)."""
+        if self.rule == "unit-diag":
+            if new_diag is None:
+                raise NtkmixedError("'unit-diag' normalisation of a cross-kernel needs the new rows' diagonal.")
+            return 1.0 / np.sqrt(np.asarray(new_diag, dtype=np.float64))
+        return self.row_scale()
+
     def apply_train(self, K_train: np.ndarray) -> np.ndarray:
         """Normalise the training Gram matrix in place (and return it).
 

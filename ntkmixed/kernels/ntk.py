@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .._runtime import progress_bar, stderr_is_terminal
-from .._validation import check_option, check_positive_int
+from .._runtime import available_memory, format_bytes, progress_bar, stderr_is_terminal
+from .._validation import MAX_SEED, check_flag, check_option, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ._checks import gram_inputs
-from .analytic import arccos_kernels, check_depth
+from .analytic import arccos_kernels, check_depth, deep_kernel_warning
 from .base import Kernel
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -58,7 +58,11 @@ class NTK(Kernel):
     of :meth:`params`, equality or ``repr`` (a saved kernel is rebuilt with the defaults),
     except ``dtype``, which changes the values.
 
-    ``gram`` returns float64 NumPy arrays whatever the compute dtype.
+    ``gram`` returns float64 NumPy arrays whatever the compute dtype. ``seed`` is an
+    integer in [0, 2**63 − 1] (what a torch generator holds), with ``seed + n_init − 1``
+    in that range too. Before an empirical kernel allocates anything, its peak memory
+    (weights, result, features, buffers) is estimated and compared with the memory
+    available: too large an estimate is an error that says how much is needed.
 
     Parameters
     ----------
@@ -109,8 +113,13 @@ class NTK(Kernel):
         super().__init__(normalize=normalize, name=name)
         self.depth = check_depth(depth, "NTK")
         self.width = _check_width(width)
-        self.seed = check_positive_int(seed, "seed", "NTK", minimum=0)
+        self.seed = check_seed(seed, "seed", "NTK")
         self.n_init = check_positive_int(n_init, "n_init", "NTK")
+        if self.seed + self.n_init - 1 > MAX_SEED:
+            raise NtkmixedError(
+                f"The 'seed' and 'n_init' parameters of NTK seed initialisations seed, …, seed + n_init - 1, "
+                f"which must stay below 2**63. Got seed={seed!r}, n_init={n_init!r}."
+            )
         if self.width is None and self.n_init != 1:
             raise NtkmixedError(
                 "The 'n_init' parameter of NTK must be 1 when width is infinite: the "
@@ -124,9 +133,7 @@ class NTK(Kernel):
             )
         self.device = device
         self.block_size = None if block_size is None else check_positive_int(block_size, "block_size", "NTK")
-        if progress is not None and not isinstance(progress, bool):
-            raise NtkmixedError(f"The 'progress' parameter of NTK must be True, False or None. Got {progress!r} instead.")
-        self.progress = progress
+        self.progress = check_flag(progress, "progress", "NTK", allow_none=True)
 
     @property
     def analytic(self) -> bool:
@@ -175,6 +182,7 @@ class NTK(Kernel):
         n1, p = Z1.shape
         n2 = n1 if Z2 is None else Z2.shape[0]
         plan = engine.make_plan(n1, n2, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n1, n2, p, self.width, self.depth, plan), plan)
         flops = self.n_init * engine.estimated_flops(n1, n2, p, self.width, self.depth, Z2 is None)
         bar = self._progress_bar(
             engine.block_count(n1, n2, plan, Z2 is None) * self.n_init, flops, plan.device.type
@@ -205,6 +213,7 @@ class NTK(Kernel):
 
         n, p = Z.shape
         plan = engine.make_plan(n, n, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n, n, p, self.width, self.depth, plan, diagonal_only=True), plan)
         return engine.gram_diag(Z, self._weights_of(p), self.n_init, plan)
 
     def network(self, p: int, init: int = 0):
@@ -227,6 +236,10 @@ class NTK(Kernel):
             raise NtkmixedError("NTK(width='inf') is the infinite-width limit; it has no finite network.")
         p = check_positive_int(p, "p", "NTK.network")
         init = check_positive_int(init, "init", "NTK.network", minimum=0)
+        from . import _ntk_torch as engine
+
+        plan = engine.make_plan(1, 1, p, self.width, self.depth, "float64", "cpu", None)
+        self._check_memory(engine.memory_needed(1, 1, p, self.width, self.depth, plan, diagonal_only=True), plan)
         if init >= self.n_init:
             raise NtkmixedError(
                 f"The 'init' argument of NTK.network must be below n_init={self.n_init}. Got {init}."
@@ -235,7 +248,33 @@ class NTK(Kernel):
 
         return engine.ReLUNetwork(engine.init_weights(self.seed + init, p, self.width, self.depth))
 
+    def identifiability_warning(self) -> str | None:
+        return deep_kernel_warning(self, self.depth)
+
     # --- helpers ----------------------------------------------------------------------
+    def _check_memory(self, needed: dict[str, float], plan) -> None:
+        """An error, before anything is allocated, when the peak memory of the build
+        exceeds what is available (CPU memory; on CUDA also the device's free memory)."""
+        total = sum(needed.values())
+        available = available_memory()
+        if plan.device.type == "cuda":
+            import torch
+
+            free, _ = torch.cuda.mem_get_info(plan.device)
+            on_device = needed["weights"] / 2 + needed["features"] + needed["buffers"]
+            if on_device > free:
+                self._too_large(on_device, free, "free on the GPU")
+        if available is not None and total > available:
+            self._too_large(total, available, "available on this machine")
+
+    def _too_large(self, needed: float, available: float, where: str) -> None:
+        hidden = "" if self.depth == 1 else f", {self.depth - 1} hidden layer(s) of {self.width} × {self.width}"
+        raise NtkmixedError(
+            f"The 'width' parameter of NTK is too large for memory: {self!r} needs about "
+            f"{format_bytes(needed)} (weights{hidden}, float64), and {format_bytes(available)} is {where}. "
+            "Use a smaller width, or width=None for the infinite-width kernel, which needs no weights."
+        )
+
     def _weights_of(self, p: int):
         from . import _ntk_torch as engine
 

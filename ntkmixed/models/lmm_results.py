@@ -318,7 +318,7 @@ class LMMResults(DesignResults):
         genetic = np.zeros(len(new_samples.ids))
         train = self.design.samples
         for weight, trained in zip(self.variance_fit.theta[:-1], self.trained_kernels):
-            genetic += weight * (trained.cross(new_samples, train) @ self.arrays.Py)
+            genetic += weight * trained.cross_times(new_samples, train, self.arrays.Py)
         return genetic
 
     # --- presentation and persistence -------------------------------------------------
@@ -376,6 +376,10 @@ class LMMResults(DesignResults):
         """
         design = archive.design_from_archive(meta["design"], arrays)
         trained = archive.kernels_from_archive(meta["kernels"], arrays)
+        n, k, c = design.n, design.X.shape[1], len(meta["component_names"])
+        archive.expect_shapes(arrays, {
+            "theta": (c + 1,), "theta_cov": (c + 1, c + 1), "boundary": (c + 1,), "beta": (k,), "cov_beta": (k, k),
+            "Py": (n,), "blup": (n, c), "pev": (n, c), "pev_total": (n,)})
         f = meta["fit"]
         variance_fit = VarianceFit(
             theta=arrays["theta"], cov=arrays["theta_cov"], method=f["method"], converged=f["converged"],

@@ -17,6 +17,7 @@ import numpy as np
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
+from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -67,6 +68,9 @@ def register_engine(engine, before: str | None = None) -> None:
     ENGINES.update(items)
 
 
+register_engine(DiagonalLowRankEngine(), before="dense")
+
+
 def engine_names() -> tuple[str, ...]:
     return ("auto", *ENGINES)
 
@@ -97,6 +101,6 @@ def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "au
 
 
 __all__ = [
-    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DenseState", "SpectralProblem", "SpectralState",
+    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem", "DenseState", "SpectralProblem", "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]
