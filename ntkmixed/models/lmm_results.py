@@ -64,13 +64,11 @@ class FitArrays:
 class LMMResults(DesignResults):
     """Results of :func:`ntkmixed.fit`.
 
-    Labelled pandas views of the estimates, computed when first asked for: fixed effects
-    (:attr:`params`, :attr:`bse`, :attr:`fixed_effects`), variance components
-    (:attr:`variance_components`), heritability (:attr:`h2`, :attr:`h2_se`,
-    :attr:`heritability`), BLUPs (:attr:`blup`, :attr:`blup_pev`), prediction for new
-    people (:meth:`predict`), a :meth:`summary` and :meth:`save`.
-
-    Made by :func:`ntkmixed.fit` and :func:`ntkmixed.load`.
+    Labelled pandas views, computed when first asked for: fixed effects (:attr:`params`,
+    :attr:`bse`, :attr:`fixed_effects`), variance components, heritability (:attr:`h2`,
+    :attr:`h2_se`, :attr:`heritability`), BLUPs (:attr:`blup`, :attr:`blup_pev`),
+    :meth:`predict` for new people, :meth:`summary` and :meth:`save`. Made by
+    :func:`ntkmixed.fit` and :func:`ntkmixed.load`.
 
     Parameters
     ----------
