@@ -37,7 +37,17 @@ class KernelLMM:
 
     with X from the formula's right-hand side and one normalised kernel K_k per
     variance component. Build it with :meth:`from_formula`; :meth:`fit` estimates
-    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.results.LMMResults`.
+    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.LMMResults`.
+    :func:`ntkmixed.fit` does both.
+
+    Parameters
+    ----------
+    design : Design
+        Rows used, response and fixed-effect design (from the formula).
+    trained_kernels : list of TrainedKernel
+        Each kernel with its training standardisation and normalisation.
+    names : list of str
+        Name of each genetic variance component.
     """
 
     def __init__(self, design: Design, trained_kernels: list[TrainedKernel], names: list[str]):
@@ -49,11 +59,32 @@ class KernelLMM:
     def from_formula(
         cls, formula: str, data: Any, genotypes: Any = None, kernel: Any = None, progress: bool | None = None
     ) -> "KernelLMM":
+        """The model of a formula on data and genotypes, with its kernels built.
+
+        Parameters
+        ----------
+        formula, data, genotypes, kernel, progress
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        KernelLMM
+        """
         return cls.from_kernel_data(prepare(formula, data, genotypes, GRM() if kernel is None else kernel, "fit", progress))
 
     @classmethod
     def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
-        """The model on a prepared design and trained kernels (shared with a KRR, say)."""
+        """The model on a prepared design and trained kernels (shared with a KRR, say).
+
+        Parameters
+        ----------
+        prepared : KernelData
+            Design and trained kernels from ``models.kernel_setup.prepare``.
+
+        Returns
+        -------
+        KernelLMM
+        """
         _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
         for trained in prepared.trained_kernels:
             message = trained.kernel.identifiability_warning()
@@ -70,6 +101,17 @@ class KernelLMM:
         max_iter: int = 200,
         engine: str = "auto",
     ) -> LMMResults:
+        """Estimate the variance components, then β̂ and the BLUPs at them.
+
+        Parameters
+        ----------
+        method, constrain, tol, max_iter, engine
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        LMMResults
+        """
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)

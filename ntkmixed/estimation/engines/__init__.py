@@ -61,7 +61,16 @@ ENGINES: dict[str, object] = {"dense": DenseEngine()}
 
 def register_engine(engine, before: str | None = None) -> None:
     """Add (or replace) an engine; ``"auto"`` considers it just before the engine named
-    ``before``, or last."""
+    ``before``, or last.
+
+    Parameters
+    ----------
+    engine : object
+        Has ``name``, ``unsuitable(operators, n)``, ``auto_reason(operators, n)`` and
+        ``build(y, X, operators)`` (see the module docstring).
+    before : str, optional
+        Name of the engine that ``"auto"`` should consider after this one.
+    """
     items = [(name, e) for name, e in ENGINES.items() if name != engine.name]
     position = next((i for i, (name, _) in enumerate(items) if name == before), len(items))
     items.insert(position, (engine.name, engine))
@@ -79,7 +88,24 @@ def engine_names() -> tuple[str, ...]:
 
 def choose_engine(operators: list[KernelOperator], n: int, requested: str = "auto", where: str = "fit") -> EngineChoice:
     """The engine for these kernels: the one requested (an error if it cannot run them),
-    or for ``"auto"`` the first whose ``auto_reason`` applies."""
+    or for ``"auto"`` the first whose ``auto_reason`` applies.
+
+    Parameters
+    ----------
+    operators : list of KernelOperator
+        The kernels.
+    n : int
+        Number of rows.
+    requested : str, default "auto"
+        An engine name or ``"auto"``.
+    where : str, default "fit"
+        The calling function, for messages.
+
+    Returns
+    -------
+    EngineChoice
+        The engine's name and why it was chosen.
+    """
     if requested != "auto":
         if requested not in ENGINES:
             choices = ", ".join(repr(name) for name in engine_names())
@@ -96,7 +122,28 @@ def choose_engine(operators: list[KernelOperator], n: int, requested: str = "aut
 
 
 def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "auto", where: str = "fit"):
-    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays)."""
+    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The response, n values.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernels : list of KernelOperator or numpy.ndarray
+        One per genetic component.
+    engine : str, default "auto"
+        An engine name or ``"auto"``.
+    where : str, default "fit"
+        The calling function, for messages.
+
+    Returns
+    -------
+    problem : Problem
+        What the estimators take.
+    choice : EngineChoice
+        The engine used and why.
+    """
     operators = [as_operator(k) for k in kernels]
     choice = choose_engine(operators, y.size, engine, where)
     return ENGINES[choice.name].build(y, X, operators), choice
