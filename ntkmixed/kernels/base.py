@@ -90,7 +90,13 @@ class Kernel:
     def training_operator(self, train: Samples, normalization: Normalization, raw_diagonal: np.ndarray) -> KernelOperator:
         """The normalised training kernel as an engine sees it. By default its Gram
         matrix, formed when an engine first asks for it; kernels with a cheaper
-        representation (the GRM's genotype factor) override this."""
+        representation (the GRM's genotype factor) override this. A genotype kernel's
+        operator can also compute products and blocks on the fly, for engines that hold
+        no n×n matrix (:class:`~ntkmixed.kernels.block_operator.BlockKernelOperator`)."""
+        if self.needs_genotypes:
+            from .block_operator import BlockKernelOperator
+
+            return BlockKernelOperator(self, self._genotypes(train), raw_diagonal, normalization)
         return GramOperator(lambda: self.train_gram(train), raw_diagonal, normalization)
 
     def trained_on(self, train: Samples, normalization: Normalization,

@@ -60,7 +60,8 @@ class KernelLMM:
             raise NtkmixedError(f"The 'constrain' parameter of fit must be True or False. Got {constrain!r}.")
         tol = check_positive_float(tol, "tol", "fit")
         max_iter = check_positive_int(max_iter, "max_iter", "fit")
-        check_option(engine, "engine", engine_names(), "fit")
+        if isinstance(engine, str):  # else an engine object with its own options (validated when chosen)
+            check_option(engine, "engine", engine_names(), "fit")
         y = self.design.y
         problem, choice = build_problem(y, self.design.X, [t.operator for t in self.trained_kernels], engine, "fit")
         variance_fit = ESTIMATORS[method](problem, constrain=bool(constrain), tol=tol, max_iter=max_iter)
