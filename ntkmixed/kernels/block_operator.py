@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classical import Gaussian
 from .normalize import Normalization
 from .operators import GramOperator
 
@@ -34,7 +33,9 @@ class BlockKernelOperator(GramOperator):
     def __init__(self, kernel, Z: np.ndarray, raw_diagonal: np.ndarray, normalization: Normalization,
                  device: str | None = None, tile: int | None = None):
         super().__init__(lambda: kernel.gram(Z), raw_diagonal, normalization)
-        self.kernel = kernel.fixed_on(Z) if isinstance(kernel, Gaussian) else kernel
+        # a kernel with data-dependent constants (Gaussian's median bandwidth) fixes them on
+        # the training rows, since blocks see only some rows at a time
+        self.kernel = kernel.fixed_on(Z) if hasattr(kernel, "fixed_on") else kernel
         self.Z = Z
         self._row_scale = normalization.row_scale()
         self.device = device if device is not None else getattr(kernel, "device", "auto")
