@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option, check_positive_float, check_positive_int
+from .._validation import check_option, check_positive_float, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ..data.genotypes import coerce_genotypes, standardize
 
@@ -202,6 +202,7 @@ def phenotype(
     if h2 > 1.0:
         raise NtkmixedError(f"The 'h2' parameter of {where} must lie in [0, 1]. Got {h2!r} instead.")
     genetic_variance = check_positive_float(genetic_variance, "genetic_variance", where)
+    seed = check_seed(seed, "seed", where, allow_none=True)
     matrix, ids, snp_names = coerce_genotypes(genotypes, "genotypes", where)
     if ids is None:
         ids = pd.Index([f"id{i + 1}" for i in range(matrix.shape[0])])
@@ -294,6 +295,7 @@ def genotypes(
     p = check_positive_int(p, "p", where)
     method = check_option(method, "method", ("msprime", "binomial"), where)
     min_maf = check_positive_float(min_maf, "min_maf", where)
+    seed = check_seed(seed, "seed", where, allow_none=True)
     if min_maf >= 0.5:
         raise NtkmixedError(f"The 'min_maf' parameter of {where} must be below 0.5. Got {min_maf!r}.")
     if method == "binomial":

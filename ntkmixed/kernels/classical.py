@@ -24,6 +24,17 @@ class Polynomial(Kernel):
         K(z, z') = (z·z'/p + c)^degree
 
     ``degree=1, c=0`` is the GRM; higher degrees add SNP-by-SNP interactions.
+
+    Parameters
+    ----------
+    degree : int, default 2
+        Power of the kernel (≥ 1).
+    c : float, default 1.0
+        Constant added before the power (≥ 0).
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"Polynomial"``).
     """
 
     def __init__(self, degree: int = 2, c: float = 1.0, normalize: str | None = "mean-diag", name: str | None = None):
@@ -58,6 +69,15 @@ class Gaussian(Kernel):
     uses the pairs of ``Z_train`` (the second argument), so a cross-kernel for new people
     uses the bandwidth learned on the training people. The median costs O(n²p) on the
     reference rows. K(z, z) = 1.
+
+    Parameters
+    ----------
+    bandwidth : float, optional
+        Length scale (> 0); default the median heuristic above.
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"Gaussian"``).
     """
 
     def __init__(self, bandwidth: float | None = None, normalize: str | None = "mean-diag", name: str | None = None):
@@ -68,7 +88,18 @@ class Gaussian(Kernel):
         return {"bandwidth": self.bandwidth}
 
     def bandwidth_for(self, Z_reference: np.ndarray) -> float:
-        """The bandwidth used when ``Z_reference`` are the training rows."""
+        """The bandwidth used when ``Z_reference`` are the training rows.
+
+        Parameters
+        ----------
+        Z_reference : numpy.ndarray
+            Standardised genotypes of the training people, n × p.
+
+        Returns
+        -------
+        float
+            ``bandwidth`` if it was given, else the median pairwise distance.
+        """
         if self.bandwidth is not None:
             return self.bandwidth
         Z_reference, _ = gram_inputs(Z_reference, None, "Gaussian")

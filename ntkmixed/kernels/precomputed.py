@@ -8,8 +8,10 @@ import numpy as np
 import scipy.linalg
 import pandas as pd
 
-from ..exceptions import NotPositiveSemidefiniteError, NtkmixedError
+from .._validation import Interval, check, examples
+from ..data.alignment import check_unique_ids, match_ids
 from ..data.samples import Samples
+from ..exceptions import NotPositiveSemidefiniteError, NtkmixedError
 from .base import Kernel
 
 
@@ -18,10 +20,27 @@ class Precomputed(Kernel):
 
     ``K`` may cover more people than are fitted (for example training plus new people):
     the model takes the rows and columns of the people it fits, and ``predict`` takes
-    ``K[new, train]``. With ``ids=None`` the rows of ``K`` follow the rows of ``data``.
+    ``K[new, train]``. With ``ids=None`` the rows of ``K`` follow the rows of ``data``
+    (whose index must then be unique). A DataFrame ``K`` is labelled by its index; its
+    columns must hold the same IDs and are put in the index's order.
 
     The matrix is validated once: square, symmetric, finite and positive semi-definite
     up to ``tol`` relative to its largest eigenvalue. Default normalisation: ``"none"``.
+
+    Parameters
+    ----------
+    K : array_like or pandas.DataFrame
+        The square kernel matrix; a DataFrame's index gives the IDs.
+    ids : sequence, optional
+        Sample ID of each row of ``K`` (default: the DataFrame index, else the rows of
+        ``data`` in order).
+    name : str, optional
+        Name of the variance component in results (default: ``"Precomputed"``).
+    normalize : {"none", "mean-diag", "unit-diag"}, default "none"
+        Normalisation applied by the model.
+    tol : float, default 1e-8
+        Tolerance of the positive semi-definiteness check, relative to the largest
+        eigenvalue.
     """
 
     default_normalize = "none"
@@ -36,6 +55,9 @@ class Precomputed(Kernel):
         tol: float = 1e-8,
     ):
         super().__init__(normalize=normalize, name=name)
+        tol = check(tol, "tol", "Precomputed", Interval("real", 0, None))
+        if isinstance(K, pd.DataFrame):
+            K = _columns_in_index_order(K)
         matrix = _validated_matrix(K, tol)
         self.K = matrix
         self.tol = tol
@@ -74,16 +96,29 @@ class Precomputed(Kernel):
 
     @property
     def component_name(self) -> str:
+        """Name of the variance component this kernel defines in a model."""
         return self.name or "Precomputed"
 
     def bind_ids(self, ids: pd.Index) -> "Precomputed":
-        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None)."""
+        """A copy whose rows are labelled by ``ids`` (the model does this when ``ids`` is None).
+
+        Parameters
+        ----------
+        ids : pandas.Index
+            One sample ID per row of ``K``.
+
+        Returns
+        -------
+        Precomputed
+            The same matrix, aligned by these IDs from now on.
+        """
         if len(ids) != self.K.shape[0]:
             raise NtkmixedError(
                 f"Precomputed kernel without 'ids' must have one row per row of 'data' "
                 f"({len(ids)}). Got a {self.K.shape[0]}×{self.K.shape[1]} matrix; pass "
                 "ids=... to align it by sample ID."
             )
+        check_unique_ids(pd.Index(ids), "data", f"a Precomputed kernel without 'ids' ({self.component_name!r})")
         bound = object.__new__(Precomputed)
         bound.__dict__.update(self.__dict__)
         bound.ids = pd.Index(ids)
@@ -95,7 +130,8 @@ class Precomputed(Kernel):
     def _positions(self, ids: pd.Index, role: str) -> np.ndarray:
         if self.ids is None:
             raise NtkmixedError("This Precomputed kernel has no 'ids'; it cannot be indexed by sample ID.")
-        positions = self.ids.get_indexer(ids)
+        positions = match_ids(self.ids, pd.Index(ids), f"Precomputed kernel {self.component_name!r}",
+                              "ids", f"the {role} people")
         if (positions < 0).any():
             missing = ids[positions < 0][:5].tolist()
             raise NtkmixedError(
@@ -112,7 +148,21 @@ class Precomputed(Kernel):
         return self.K[np.ix_(self._positions(new.ids, "new"), self._positions(train.ids, "training"))]
 
     def diag_of(self, samples: Samples) -> np.ndarray:
-        return np.diag(self.K)[self._positions(samples.ids, "new")]
+        return np.diag(self.K)[self._positions(samples.ids, "evaluated")]
+
+
+def _columns_in_index_order(K: pd.DataFrame) -> pd.DataFrame:
+    if K.columns.equals(K.index):
+        return K
+    if K.index.has_duplicates or K.columns.has_duplicates or set(K.columns) != set(K.index):
+        lacking = [c for c in K.index if c not in set(K.columns)]
+        extra = [c for c in K.columns if c not in set(K.index)]
+        raise NtkmixedError(
+            "The 'K' argument of Precomputed is a DataFrame whose columns are not the IDs of its index "
+            f"(unique, the same set): index IDs missing from the columns {examples(lacking)}, column labels "
+            f"not in the index {examples(extra)}."
+        )
+    return K.loc[:, K.index]
 
 
 def _validated_matrix(K: Any, tol: float) -> np.ndarray:

@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_flag, examples
 from ..data.design import Design
-from ..exceptions import NtkmixedError
 from ..data.samples import Samples
+from ..exceptions import DataWarning, NtkmixedError, warn
 
 
 class DesignResults:
@@ -56,13 +57,20 @@ class DesignResults:
 
         Without ``newdata``: the fitted values. Unseen factor levels raise unless
         ``allow_new_levels=True`` (they then get the reference level's fixed effect);
-        rows with missing covariates predict NaN.
+        rows with missing covariates predict NaN, and so do people without any genotype
+        call (with a :class:`~ntkmixed.exceptions.DataWarning`; training drops such
+        people). Genotypes follow the value rule of :mod:`ntkmixed.data.genotypes`.
         """
+        allow_new_levels = check_flag(allow_new_levels, "allow_new_levels", "predict")
         if newdata is None:
             if genotypes is not None:
                 raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
             return self.fitted.rename("predicted")
         X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
-        new_samples = self.design.new_samples(newdata.index, genotypes)
+        new_samples, uncalled = self.design.new_samples(newdata.index, genotypes)
         values = X_new.to_numpy() @ self._fixed_coefficients() + self._genetic_prediction(new_samples)
+        if uncalled.any():
+            values[uncalled] = np.nan
+            warn(f"{int(uncalled.sum())} new people have no genotype call at any training SNP and are "
+                 f"predicted NaN: {examples(list(newdata.index[uncalled]))}.", DataWarning)
         return pd.Series(values, index=newdata.index, name="predicted")

@@ -140,6 +140,9 @@ def load_krr(meta: dict, arrays: dict[str, np.ndarray]) -> KRRResults:
     design = archive.design_from_archive(meta["design"], arrays)
     trained = archive.kernels_from_archive(meta["kernels"], arrays)[0]
     info = meta["krr"]
+    n_lambdas = len(arrays["lambdas"])
+    archive.expect_shapes(arrays, {"beta": (design.X.shape[1],), "dual_coef": (design.n,),
+                                   "cv_scores": (n_lambdas, len(info["cv_columns"]))})
     table = pd.DataFrame(arrays["cv_scores"], columns=info["cv_columns"],
                          index=pd.Index(arrays["lambdas"], name="lambda"))
     folds = [(arrays[f"fold{i}_train"], arrays[f"fold{i}_test"]) for i in range(info["n_folds"])] or None

@@ -6,18 +6,37 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import check_option, check_positive_float, check_positive_int
+from .._validation import Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
-from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
+from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, warn
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
+from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
+
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
+
+#: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
+FIT_OPTIONS = {
+    "method": Options(ESTIMATORS),
+    "constrain": Boolean(),
+    "tol": Interval("real", 0, None, closed="neither"),
+    "max_iter": Interval("int", 1),
+    "engine": [Options(engine_names), EngineObject()],
+}
 
 
 class KernelLMM:
@@ -45,8 +64,13 @@ class KernelLMM:
     def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
         """The model on a prepared design and trained kernels (shared with a KRR, say)."""
         _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
+        for trained in prepared.trained_kernels:
+            message = trained.kernel.identifiability_warning()
+            if message:
+                warn(message, IdentifiabilityWarning)
         return cls(prepared.design, prepared.trained_kernels, prepared.component_names)
 
+    @validate_params("fit", **FIT_OPTIONS)
     def fit(
         self,
         method: Method = "minque1",
@@ -55,16 +79,13 @@ class KernelLMM:
         max_iter: int = 200,
         engine: str = "auto",
     ) -> LMMResults:
-        check_option(method, "method", tuple(ESTIMATORS), "fit")
-        if not isinstance(constrain, (bool, np.bool_)):
-            raise NtkmixedError(f"The 'constrain' parameter of fit must be True or False. Got {constrain!r}.")
-        tol = check_positive_float(tol, "tol", "fit")
-        max_iter = check_positive_int(max_iter, "max_iter", "fit")
-        if isinstance(engine, str):  # else an engine object with its own options (validated when chosen)
-            check_option(engine, "engine", engine_names(), "fit")
-        y = self.design.y
-        problem, choice = build_problem(y, self.design.X, [t.operator for t in self.trained_kernels], engine, "fit")
-        variance_fit = ESTIMATORS[method](problem, constrain=bool(constrain), tol=tol, max_iter=max_iter)
+        # the engine sees y and X scaled by powers of two (models/scaling.py), so that
+        # estimates do not depend on the units of the data
+        scaling = Scaling.of(self.design.y, self.design.X)
+        y = scaling.y(self.design.y)
+        operators = [t.operator for t in self.trained_kernels]
+        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
+        variance_fit = ESTIMATORS[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
         if not variance_fit.converged:
             warn(f"{method} did not converge in {variance_fit.iterations} iterations (last relative "
                 f"change {variance_fit.final_change:.3g}, tolerance {tol:g}).", ConvergenceWarning)
@@ -75,9 +96,12 @@ class KernelLMM:
         weights = variance_fit.theta.copy()
         if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
             weights[-1] = 1e-9 * float(np.var(y))
-        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice)
+        state = scaling.state(problem.state(weights))
+        unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
+        return LMMResults.from_fit(self, unscaled, state, choice)
 
 
+@validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
 def fit(
     formula: str,
     data: Any,

@@ -287,6 +287,10 @@ class LMMResults(DesignResults):
         """Rebuild results written by :meth:`save` (called by :func:`ntkmixed.load`)."""
         design = archive.design_from_archive(meta["design"], arrays)
         trained = archive.kernels_from_archive(meta["kernels"], arrays)
+        n, k, c = design.n, design.X.shape[1], len(meta["component_names"])
+        archive.expect_shapes(arrays, {
+            "theta": (c + 1,), "theta_cov": (c + 1, c + 1), "boundary": (c + 1,), "beta": (k,), "cov_beta": (k, k),
+            "Py": (n,), "blup": (n, c), "pev": (n, c), "pev_total": (n,)})
         f = meta["fit"]
         variance_fit = VarianceFit(
             theta=arrays["theta"], cov=arrays["theta_cov"], method=f["method"], converged=f["converged"],

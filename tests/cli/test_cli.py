@@ -146,7 +146,6 @@ def test_predict_reproduces_fitted_values_and_flips_swapped_alleles(study, tmp_p
 
 
 def test_krr_command(study, tmp_path, capsys):
-    pytest.importorskip("ntkmixed.ridge")
     args = _fit_args(study, tmp_path / "k", "--kernel", "grm", "--lambdas", "0.3,1,3", "--cv", 3)
     status, stdout, stderr = _run(capsys, "krr", *args[1:])
     assert status == 0, stderr
