@@ -32,6 +32,7 @@ _EXPORTS = {
     "Polynomial": "kernels",
     "Gaussian": "kernels",
     "Nystrom": "kernels",
+    "HODLR": "estimation.engines",
     "krr": "models",
     "KRRResults": "models",
     "read_plink": "data.plink",

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import Boolean, Interval, Options, validate_params
+from .._validation import Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
@@ -20,13 +20,22 @@ from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
 
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
+
 #: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
 FIT_OPTIONS = {
     "method": Options(ESTIMATORS),
     "constrain": Boolean(),
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
-    "engine": Options(engine_names),
+    "engine": [Options(engine_names), EngineObject()],
 }
 
 

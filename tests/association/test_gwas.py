@@ -12,7 +12,6 @@ from scipy import stats
 import ntkmixed as nm
 from ntkmixed.association import gwas
 from ntkmixed.estimation.engines import DenseProblem, SpectralProblem
-from ntkmixed.association import scan
 from ntkmixed.association.whiten import CholeskyWhitener, SpectralWhitener
 from ntkmixed.exceptions import NtkmixedError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.linalg
 from scipy import stats
 
 import ntkmixed as nm
