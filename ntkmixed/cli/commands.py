@@ -17,6 +17,7 @@ from ..data.datasets import load_example
 from ..data.phenotypes import merge_by_iid
 from ..kernels import GRM, NTK
 from ..models import fit, krr, load
+from .association import run_gwas, run_kernel_test
 from .errors import CommandError
 from ..exceptions import UnseenLevelsError
 from .inputs import (check_kernel_memory, covariate_tables, load_genotypes, load_inputs, make_kernels, resolve_model,
@@ -150,5 +151,6 @@ def run_example(args: argparse.Namespace, argv: list[str], log: Log) -> None:
 
 #: command name -> runner
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[str], Log], None]] = {
-    "fit": run_fit, "krr": run_krr, "predict": run_predict, "example": run_example,
+    "fit": run_fit, "krr": run_krr, "predict": run_predict, "gwas": run_gwas, "kernel-test": run_kernel_test,
+    "example": run_example,
 }

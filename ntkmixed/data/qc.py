@@ -46,6 +46,12 @@ class QCReport:
     notes: tuple[str, ...] = field(default=())
 
     def lines(self) -> list[str]:
+        """The report as PLINK-style log lines.
+
+        Returns
+        -------
+        list of str
+        """
         out = [f"QC input: {self.n_samples_in} samples, {self.n_snps_in} SNPs."]
         labels = {
             "mind": "samples removed due to missing genotype data (--mind {})",
@@ -66,6 +72,12 @@ class QCReport:
         return "\n".join(self.lines())
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts as JSON-able data (the CLI's ``OUT.json`` ``qc`` entry).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "thresholds": self.thresholds,
             "n_samples_in": self.n_samples_in,
@@ -93,6 +105,32 @@ def qc(
     ``hwe``: remove SNPs with exact HWE p-value below it; ``maf``: remove SNPs with minor
     allele frequency below it. ``None`` skips a filter. Returns a narrowed
     :class:`~ntkmixed.plink.Genotypes` whose ``qc_report`` is a :class:`QCReport`.
+
+    Parameters
+    ----------
+    genotypes : Genotypes
+        From :func:`ntkmixed.read_plink`.
+    maf : float, optional
+        Minimum minor allele frequency.
+    geno : float, optional
+        Maximum missing-call rate of a SNP.
+    mind : float, optional
+        Maximum missing-call rate of a person.
+    hwe : float, optional
+        Minimum Hardy–Weinberg exact-test p-value.
+    impute : bool, default True
+        Mean-impute the remaining missing calls.
+
+    Returns
+    -------
+    Genotypes
+        The people and SNPs that pass, with the report in ``qc_report``.
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> G = nm.read_plink(nm.datasets.example_paths()["bfile"])
+    >>> print(nm.qc.qc(G, maf=0.01, geno=0.05).qc_report)  # doctest: +SKIP
     """
     if not _is_genotype_fileset(genotypes):
         raise NtkmixedError(

@@ -67,6 +67,23 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 def transform(scenario: Scenario, g: np.ndarray, **params: float) -> np.ndarray:
     """The genetic value ``f(g)`` of a scenario (before rescaling); see the module table.
 
+    Parameters
+    ----------
+    scenario : {"linear", "hyperbolic", "power", "cosh", "ricker"}
+        The genetic architecture.
+    g : numpy.ndarray
+        Additive genetic values.
+    **params : float
+        The scenario's own parameters (``curvature``, ``gamma``, ``optimum``); defaults
+        in the module table.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``f(g)``, elementwise.
+
+    Examples
+    --------
     >>> transform("power", np.array([-2.0, 0.5]), gamma=2.0)
     array([-4.  ,  0.25])
     """
@@ -136,7 +153,12 @@ class SimulatedPhenotype:
         return float(np.var(self.genetic_value.to_numpy()) / var_y) if var_y > 0 else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
-        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID."""
+        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame(
             {
                 "y": self.y,
@@ -289,6 +311,24 @@ def genotypes(
     real data; the first p biallelic sites with minor-allele frequency ≥ ``min_maf`` are
     kept. ``method="binomial"`` draws independent SNPs (no LD) with allele frequencies
     uniform on [``min_maf``, 0.5] — quick, but unrealistically uncorrelated.
+
+    Parameters
+    ----------
+    n : int
+        Number of people (≥ 2).
+    p : int
+        Number of SNPs.
+    seed : int, optional
+        Seed of the simulation (msprime's random seed or ``numpy.random.default_rng``).
+    method : {"msprime", "binomial"}, default "msprime"
+        Coalescent with LD, or independent SNPs.
+    min_maf : float, default 0.05
+        Smallest minor-allele frequency kept (below 0.5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        n × p dosages indexed ``"id1"``…, columns ``"snp1"``….
     """
     where = "simulate.genotypes"
     n = check_positive_int(n, "n", where, minimum=2)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import Boolean, Interval, Options, validate_params
+from .._validation import Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
@@ -20,13 +20,22 @@ from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
 
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
+
 #: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
 FIT_OPTIONS = {
     "method": Options(ESTIMATORS),
     "constrain": Boolean(),
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
-    "engine": Options(engine_names),
+    "engine": [Options(engine_names), EngineObject()],
 }
 
 
@@ -37,7 +46,17 @@ class KernelLMM:
 
     with X from the formula's right-hand side and one normalised kernel K_k per
     variance component. Build it with :meth:`from_formula`; :meth:`fit` estimates
-    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.results.LMMResults`.
+    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.LMMResults`.
+    :func:`ntkmixed.fit` does both.
+
+    Parameters
+    ----------
+    design : Design
+        Rows used, response and fixed-effect design (from the formula).
+    trained_kernels : list of TrainedKernel
+        Each kernel with its training standardisation and normalisation.
+    names : list of str
+        Name of each genetic variance component.
     """
 
     def __init__(self, design: Design, trained_kernels: list[TrainedKernel], names: list[str]):
@@ -49,11 +68,32 @@ class KernelLMM:
     def from_formula(
         cls, formula: str, data: Any, genotypes: Any = None, kernel: Any = None, progress: bool | None = None
     ) -> "KernelLMM":
+        """The model of a formula on data and genotypes, with its kernels built.
+
+        Parameters
+        ----------
+        formula, data, genotypes, kernel, progress
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        KernelLMM
+        """
         return cls.from_kernel_data(prepare(formula, data, genotypes, GRM() if kernel is None else kernel, "fit", progress))
 
     @classmethod
     def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
-        """The model on a prepared design and trained kernels (shared with a KRR, say)."""
+        """The model on a prepared design and trained kernels (shared with a KRR, say).
+
+        Parameters
+        ----------
+        prepared : KernelData
+            Design and trained kernels from ``models.kernel_setup.prepare``.
+
+        Returns
+        -------
+        KernelLMM
+        """
         _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
         for trained in prepared.trained_kernels:
             message = trained.kernel.identifiability_warning()
@@ -70,6 +110,17 @@ class KernelLMM:
         max_iter: int = 200,
         engine: str = "auto",
     ) -> LMMResults:
+        """Estimate the variance components, then β̂ and the BLUPs at them.
+
+        Parameters
+        ----------
+        method, constrain, tol, max_iter, engine
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        LMMResults
+        """
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)
@@ -90,7 +141,8 @@ class KernelLMM:
             weights[-1] = 1e-9 * float(np.var(y))
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
-        return LMMResults.from_fit(self, unscaled, state, choice)
+        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
+        return LMMResults.from_fit(self, unscaled, state, choice, info)
 
 
 @validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
@@ -134,7 +186,11 @@ def fit(
         How the linear algebra is done (see :mod:`ntkmixed.estimation.engines`):
         ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
         ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
-        eigendecomposition; several: a Cholesky factorisation per evaluation).
+        eigendecomposition; several: a Cholesky factorisation per evaluation);
+        ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
+        (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
+        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
+        reports (e.g. the rank).
 
     Returns
     -------
