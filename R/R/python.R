@@ -163,6 +163,9 @@ r_message <- function(message) {
   message <- gsub("allow_new_levels=True", "allow.new.levels = TRUE", message, fixed = TRUE)
   message <- gsub("'allow_new_levels'", "'allow.new.levels'", message, fixed = TRUE)
   message <- gsub("pandas DataFrame", "data.frame", message, fixed = TRUE)
+  message <- gsub("G.replace(-9, np.nan)", "G[G == -9] <- NA", message, fixed = TRUE)
+  message <- gsub("(pd.to_numeric)", "(as.numeric)", message, fixed = TRUE)
+  message <- gsub("pd.to_numeric", "as.numeric", message, fixed = TRUE)
   message
 }
 

@@ -75,6 +75,11 @@ def gwas(
     calibration_snps, seed : size and seed of the random SNP subset that calibrates γ̂
         (``grammar-gamma`` only).
     progress : progress bar over SNP blocks (default: only on a terminal).
+
+    Returns
+    -------
+    GWASResults
+        The per-SNP table in input order, the null model per LOCO chromosome, λ_GC.
     """
     test = check_option(test, "test", TESTS, "gwas")
     null_method = check_option(null_method, "null_method", tuple(ESTIMATORS), "gwas")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Boolean, Interval, check
 from ..exceptions import NtkmixedError
 from .genotype_stats import founder_mask, hwe_exact, sample_missingness, snp_statistics  # noqa: F401 (hwe_exact: public here too)
 
@@ -136,6 +137,7 @@ def qc(
             f"The 'genotypes' argument of qc must be a Genotypes object (from read_plink). "
             f"Got {type(genotypes).__name__}."
         )
+    impute = check(impute, "impute", "qc", Boolean())
     thresholds = {
         "mind": _check_fraction(mind, "mind", upper=1.0),
         "geno": _check_fraction(geno, "geno", upper=1.0),
@@ -201,14 +203,4 @@ def _is_genotype_fileset(value: Any) -> bool:
 
 
 def _check_fraction(value: Any, name: str, upper: float) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not (0.0 <= number <= upper):
-        raise NtkmixedError(
-            f"The {name!r} parameter of qc must be a number between 0 and {upper:g}. Got {value!r} instead."
-        )
-    return number
+    return check(value, name, "qc", [Interval("real", 0.0, upper), None])

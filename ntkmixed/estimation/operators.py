@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
+from .factor_svd import ThinSVD, thin_svd
+
 
 class KernelOperator:
     """Base of every kernel representation an engine can use.
@@ -164,6 +166,7 @@ class FactorOperator(KernelOperator):
         super().__init__(factor.shape[0])
         self.F = factor
         self._matrix: np.ndarray | None = None
+        self._thin_svd: ThinSVD | None = None
 
     @property
     def rank(self) -> int:
@@ -179,6 +182,19 @@ class FactorOperator(KernelOperator):
             n × r.
         """
         return self.F
+
+    def thin_svd(self) -> ThinSVD:
+        """F = U diag(σ) Vᵀ on its numerical rank (K = U diag(σ²) Uᵀ), computed once and
+        cached (the low-rank engine's decomposition, shared by every fit on this kernel).
+
+        Returns
+        -------
+        ThinSVD
+            ``U`` (n×m, orthonormal), ``sigma`` (descending) and ``V`` (r×m).
+        """
+        if self._thin_svd is None:
+            self._thin_svd = thin_svd(self.F)
+        return self._thin_svd
 
     def matmul(self, V: np.ndarray) -> np.ndarray:
         return self.F @ (self.F.T @ V)

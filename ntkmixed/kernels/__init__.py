@@ -9,6 +9,7 @@ from .grm import GRM
 from .normalize import Normalization
 from .ntk import NTK
 from .nystrom import Nystrom
-from .precomputed import Precomputed
+from .precomputed import Precomputed, PrecomputedFactor
 
-__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian", "Nystrom"]
+__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "PrecomputedFactor", "Normalization", "NTK", "NNGP", "Polynomial",
+           "Gaussian", "Nystrom"]

@@ -200,8 +200,14 @@ class Kernel:
         Returns
         -------
         KernelOperator
-            What the engines multiply with, decompose or factor.
+            What the engines multiply with, decompose or factor. A genotype kernel's
+            operator also computes products and blocks on the fly, for engines that hold
+            no n×n matrix (:class:`~ntkmixed.kernels.block_operator.BlockKernelOperator`).
         """
+        if self.needs_genotypes:
+            from .block_operator import BlockKernelOperator
+
+            return BlockKernelOperator(self, self._genotypes(train), raw_diagonal, normalization)
         return GramOperator(lambda: self.train_gram(train), raw_diagonal, normalization)
 
     def trained_on(self, train: Samples, normalization: Normalization,

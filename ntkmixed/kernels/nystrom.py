@@ -38,8 +38,6 @@ from .normalize import Normalization
 DIAGONAL_RULES = ("exact", "none")
 #: the first landmark count tried by ``landmarks="auto"`` (then doubled)
 AUTO_START = 256
-#: people whose pairs give a median-heuristic bandwidth (a seeded subsample above this)
-MEDIAN_SAMPLE = 5000
 
 
 class Nystrom(Kernel):
@@ -52,8 +50,8 @@ class Nystrom(Kernel):
     diag(K − K̃) so the kernel's diagonal is exact; ``"none"`` keeps K̃ alone.
 
     A Gaussian kernel with the median-heuristic bandwidth gets its bandwidth from the
-    training people (the median over pairs of up to 5000 of them, drawn with ``seed``),
-    fixed in the trained kernel. The kernel's normalisation is the wrapped kernel's.
+    training people (:meth:`Gaussian.fixed_on`, subsampled with ``seed`` beyond 20 000
+    people), fixed in the trained kernel. The kernel's normalisation is the wrapped kernel's.
 
     Parameters
     ----------
@@ -341,12 +339,7 @@ def _with_training_reference(kernel: Kernel, Z: np.ndarray, seed: int) -> Kernel
     """The kernel with any data-dependent constant fixed on the training people (the
     median-heuristic bandwidth of a Gaussian kernel, which otherwise would come from
     whatever rows are passed as the second argument of ``gram``)."""
-    if isinstance(kernel, Gaussian) and kernel.bandwidth is None:
-        rows = Z
-        if Z.shape[0] > MEDIAN_SAMPLE:
-            rows = Z[np.sort(np.random.default_rng(seed).choice(Z.shape[0], MEDIAN_SAMPLE, replace=False))]
-        return Gaussian(bandwidth=kernel.bandwidth_for(rows), normalize=kernel.normalize, name=kernel.name)
-    return kernel
+    return kernel.fixed_on(Z, seed) if isinstance(kernel, Gaussian) else kernel
 
 
 def _check_wrapped(kernel: Any, where: str) -> None:

@@ -26,7 +26,7 @@ from ..data.design import Design
 from ..data.genotypes import Standardization
 from ..exceptions import ArchiveError, NtkmixedError
 from ..kernels.normalize import Normalization
-from ..kernels.precomputed import Precomputed
+from ..kernels.precomputed import Precomputed, PrecomputedFactor
 from ..kernels.trained import TrainedKernel
 from .archive_file import FORMAT_VERSION, checked_path, read_archive, write_archive  # noqa: F401 (used by results)
 
@@ -218,17 +218,22 @@ def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
     )
 
 
+#: user kernels stored with their data: type name -> (class, the attribute holding the data)
+_USER_KERNELS = {"Precomputed": (Precomputed, "K"), "PrecomputedFactor": (PrecomputedFactor, "F")}
+
+
 def kernels_to_archive(trained: list[TrainedKernel]) -> tuple[list[dict], dict[str, np.ndarray]]:
     entries, arrays = [], {}
     for i, t in enumerate(trained):
         entry = {"config": t.kernel.config(), "normalization": t.normalization.rule, "scale": t.normalization.scale}
         if t.normalization.train_diag is not None:
             arrays[f"kernel{i}_train_diag"] = t.normalization.train_diag
-        if isinstance(t.kernel, Precomputed):
-            arrays[f"kernel{i}_K"] = t.kernel.K
-            values, kind = index_to_array(t.kernel.ids)
+        user_kernel = _USER_KERNELS.get(type(t.kernel).__name__)
+        if user_kernel is not None:
+            arrays[f"kernel{i}_{user_kernel[1]}"] = getattr(t.kernel, user_kernel[1])
+            values, id_kind = index_to_array(t.kernel.ids)
             arrays[f"kernel{i}_ids"] = values
-            entry["id_kind"] = kind
+            entry["id_kind"] = id_kind
         entries.append(entry)
     return entries, arrays
 
@@ -238,9 +243,10 @@ def kernels_from_archive(entries: list[dict], arrays: dict[str, np.ndarray]) -> 
     for i, entry in enumerate(entries):
         config = dict(entry["config"])
         kind = config.pop("type")
-        if kind == "Precomputed":
-            kernel = Precomputed(
-                arrays[f"kernel{i}_K"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
+        if kind in _USER_KERNELS:
+            user_kernel, field_name = _USER_KERNELS[kind]
+            kernel = user_kernel(
+                arrays[f"kernel{i}_{field_name}"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
                 name=config.get("name"), normalize=config.get("normalize"))
         else:
             cls = getattr(kernel_module, kind, None)

@@ -89,7 +89,7 @@ class DesignResults:
                 raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
             return self.fitted.rename("predicted")
         X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
-        new_samples, uncalled = self.design.new_samples(newdata.index, genotypes)
+        new_samples, uncalled = self.design.new_people(newdata.index, genotypes)
         values = X_new.to_numpy() @ self._fixed_coefficients() + self._genetic_prediction(new_samples)
         if uncalled.any():
             values[uncalled] = np.nan

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import Boolean, Interval, Options, validate_params
+from .._validation import Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
@@ -20,13 +20,22 @@ from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
 
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
+
 #: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
 FIT_OPTIONS = {
     "method": Options(ESTIMATORS),
     "constrain": Boolean(),
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
-    "engine": Options(engine_names),
+    "engine": [Options(engine_names), EngineObject()],
 }
 
 
@@ -115,6 +124,7 @@ class KernelLMM:
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)
+        scaling.check_variances_representable(self.design.response_name, "fit")
         y = scaling.y(self.design.y)
         operators = [t.operator for t in self.trained_kernels]
         problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
@@ -131,7 +141,8 @@ class KernelLMM:
             weights[-1] = 1e-9 * float(np.var(y))
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
-        return LMMResults.from_fit(self, unscaled, state, choice)
+        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
+        return LMMResults.from_fit(self, unscaled, state, choice, info)
 
 
 @validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
@@ -175,7 +186,11 @@ def fit(
         How the linear algebra is done (see :mod:`ntkmixed.estimation.engines`):
         ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
         ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
-        eigendecomposition; several: a Cholesky factorisation per evaluation).
+        eigendecomposition; several: a Cholesky factorisation per evaluation);
+        ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
+        (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
+        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
+        reports (e.g. the rank).
 
     Returns
     -------

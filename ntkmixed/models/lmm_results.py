@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._runtime import json_plain
 from ..data.design import Design
 from ..estimation import EngineChoice, VarianceFit
 from ..exceptions import NtkmixedError
@@ -94,6 +95,7 @@ class LMMResults(DesignResults):
         variance_fit: VarianceFit,
         arrays: FitArrays,
         engine: EngineChoice = UNRECORDED_ENGINE,
+        engine_info: dict | None = None,
     ):
         self.design = design
         self.trained_kernels = trained_kernels
@@ -101,9 +103,11 @@ class LMMResults(DesignResults):
         self.variance_fit = variance_fit
         self.arrays = arrays
         self._engine = engine
+        self._engine_info = dict(engine_info or {})
 
     @classmethod
-    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice) -> "LMMResults":
+    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice,
+                 engine_info: dict | None = None) -> "LMMResults":
         """Results of ``model`` at the estimates (used by :meth:`KernelLMM.fit`).
 
         Parameters
@@ -116,6 +120,8 @@ class LMMResults(DesignResults):
             The engine's linear algebra at θ̂.
         engine : EngineChoice
             The engine used and why.
+        engine_info : dict, optional
+            What the engine reports about its own work.
 
         Returns
         -------
@@ -123,7 +129,7 @@ class LMMResults(DesignResults):
         """
         arrays = FitArrays.from_state(state, len(model.component_names))
         trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
-        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine)
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info)
 
     # --- identity and diagnostics ---------------------------------------------------
     @property
@@ -155,6 +161,12 @@ class LMMResults(DesignResults):
     def engine_reason(self) -> str:
         """Why that engine was used."""
         return self._engine.reason
+
+    @property
+    def engine_info(self) -> dict:
+        """What the engine reports about its own work (low-rank: the rank; matrix-free:
+        probes, CG iterations, Monte-Carlo SEs); empty for the dense engine."""
+        return dict(self._engine_info)
 
     @property
     def kernels(self) -> list:
@@ -353,7 +365,7 @@ class LMMResults(DesignResults):
             "fit": {"method": fit.method, "converged": bool(fit.converged), "iterations": int(fit.iterations),
                     "final_change": float(fit.final_change), "constrain": bool(fit.constrain),
                     "loglik": float(fit.loglik)},
-            "engine": {"name": self.engine, "reason": self.engine_reason},
+            "engine": {"name": self.engine, "reason": self.engine_reason, "info": json_plain(self._engine_info)},
         }
         archive.write_archive(path, meta, arrays)
 
@@ -387,7 +399,8 @@ class LMMResults(DesignResults):
                                pev=arrays["pev"], pev_total=arrays["pev_total"])
         engine = meta.get("engine")
         choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
-        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice)
+        info = engine.get("info", {}) if engine else {}
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info)
 
     def __repr__(self) -> str:
         kernels = ", ".join(map(repr, self.kernels))

@@ -187,7 +187,7 @@ def _broken_inputs(study, work):
     cases["phenotype IDs absent"] = ({"--pheno": strangers}, "None of the 10 IIDs in --pheno .* is in the genotype fileset")
     words = work / "words.txt"
     words.write_text("FID IID height\np000 p000 tall\np001 p001 1.2\n")
-    cases["non-numeric phenotype"] = ({"--pheno": words}, r"phenotype 'height' must be numeric .*\['tall'\]")
+    cases["non-numeric phenotype"] = ({"--pheno": words}, r"words.txt', line 2 \(IID 'p000'\), phenotype 'height' must be numeric .*Got 'tall'")
     hole = G.copy()
     hole[:, 7] = np.nan
     cases["SNP missing for everyone"] = (

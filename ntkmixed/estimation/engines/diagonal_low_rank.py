@@ -27,7 +27,7 @@ import scipy.linalg
 
 from ..diagonal_low_rank import DiagonalPlusLowRankOperator
 from ..operators import KernelOperator
-from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx
+from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx, profiled_reml
 from ._lowrank_algebra import LowRankUpdate, weighted_gram
 
 
@@ -70,6 +70,10 @@ class DiagonalLowRankProblem:
         self.logdet_xtx = logdet_xtx(X)
         self.y_variance = float(np.var(y))
 
+    def engine_info(self) -> dict:
+        """The rank of the factor and, for a Nyström kernel, how it approximates K."""
+        return {"rank": int(self.F.shape[1]), **self.operator.approximation}
+
     def state(self, weights: np.ndarray) -> "DiagonalLowRankState":
         return DiagonalLowRankState(self, np.asarray(weights, dtype=np.float64))
 
@@ -86,20 +90,6 @@ class DiagonalLowRankProblem:
 
     def profile_reml(self, h: float) -> tuple[float, float]:
         return profiled_reml(self, self.state(np.array([h, 1.0 - h])))
-
-
-def profiled_reml(problem, state) -> tuple[float, float]:
-    """(REML log-likelihood with τ profiled out, τ̂) at V = τ(h K + (1−h) I), from a state
-    at weights (h, 1 − h) that offers ``logdet_v``, ``XtViX`` and ``p`` (= P y)."""
-    dof = problem.n - problem.k
-    if not state.positive_definite:
-        return -np.inf, float("nan")
-    tau = float(problem.y @ state.p) / dof
-    if tau <= 0:
-        return -np.inf, tau
-    _, logdet_xvx = logdet_pd(state.XtViX)
-    loglik = -0.5 * (dof * (LOG_2PI + 1.0 + np.log(tau)) + state.logdet_v + logdet_xvx - problem.logdet_xtx)
-    return float(loglik), tau
 
 
 class DiagonalLowRankState:
