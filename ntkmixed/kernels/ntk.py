@@ -253,7 +253,15 @@ class NTK(Kernel):
 
     def check_memory(self, n: int, p: int) -> None:
         """An error saying how much memory is needed when the n×n kernel of n people and
-        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes)."""
+        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes).
+
+        Parameters
+        ----------
+        n : int
+            Number of people.
+        p : int
+            Number of SNPs.
+        """
         if self.analytic:
             return
         from . import _ntk_torch as engine
