@@ -14,6 +14,7 @@ from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWar
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
+from .heritability import DEFINITIONS, HeritabilityBasis
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
 
@@ -54,8 +55,10 @@ class KernelLMM:
         tol: float = 1e-8,
         max_iter: int = 200,
         engine: str = "auto",
+        h2_definition: str = "sample-variance",
     ) -> LMMResults:
         check_option(method, "method", tuple(ESTIMATORS), "fit")
+        check_option(h2_definition, "h2_definition", DEFINITIONS, "fit")
         if not isinstance(constrain, (bool, np.bool_)):
             raise NtkmixedError(f"The 'constrain' parameter of fit must be True or False. Got {constrain!r}.")
         tol = check_positive_float(tol, "tol", "fit")
@@ -74,7 +77,11 @@ class KernelLMM:
         weights = variance_fit.theta.copy()
         if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
             weights[-1] = 1e-9 * float(np.var(y))
-        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice)
+        # after the estimator: a one-kernel engine has cached the eigendecomposition the
+        # diagnostics then reuse
+        diagnostics = [t.diagnostics() for t in self.trained_kernels]
+        basis = HeritabilityBasis.from_fit(h2_definition, diagnostics, problem, choice.name)
+        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice, basis)
 
 
 def fit(
@@ -88,6 +95,7 @@ def fit(
     max_iter: int = 200,
     progress: bool | None = None,
     engine: str = "auto",
+    h2_definition: str = "sample-variance",
 ) -> LMMResults:
     """Fit a kernel linear mixed model from a formula.
 
@@ -118,6 +126,12 @@ def fit(
         ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
         ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
         eigendecomposition; several: a Cholesky factorisation per evaluation).
+    h2_definition : {"sample-variance", "kernel"}
+        What ``h2`` and ``heritability`` report (:mod:`ntkmixed.models.heritability`):
+        ``"sample-variance"`` (default) h²_k = σ²_k D_k / (Σ_j σ²_j D_j + σ²_e), the share
+        of the expected sample variance (D_k removes the part of K_k an intercept
+        absorbs; D ≈ 1 for a GRM); ``"kernel"`` σ²_k / (Σ_j σ²_j + σ²_e) as in the NTK
+        paper.
 
     Returns
     -------
@@ -125,7 +139,8 @@ def fit(
         Estimates, standard errors, heritability, BLUPs and prediction for new people.
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
-    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine,
+                     h2_definition=h2_definition)
 
 
 def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:

@@ -19,14 +19,13 @@ from ..data.design import Design
 from ..estimation import EngineChoice, VarianceFit
 from ..exceptions import NtkmixedError
 from ..kernels.trained import TrainedKernel
-from . import archive
+from . import archive, heritability
 from .base import DesignResults
+from .heritability import HeritabilityBasis
 from .summary import lmm_summary
 
 #: what archives written before engines were recorded fitted with (all were dense)
 UNRECORDED_ENGINE = EngineChoice("dense", "not recorded (saved before ntkmixed recorded engines; all such fits were dense)")
-
-H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
 
 
 class FitArrays:
@@ -72,6 +71,7 @@ class LMMResults(DesignResults):
         variance_fit: VarianceFit,
         arrays: FitArrays,
         engine: EngineChoice = UNRECORDED_ENGINE,
+        heritability_basis: HeritabilityBasis | None = None,
     ):
         self.design = design
         self.trained_kernels = trained_kernels
@@ -79,12 +79,15 @@ class LMMResults(DesignResults):
         self.variance_fit = variance_fit
         self.arrays = arrays
         self._engine = engine
+        #: the h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        self.heritability_basis = heritability_basis or HeritabilityBasis.unrecorded()
 
     @classmethod
-    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice) -> "LMMResults":
+    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice,
+                 heritability_basis: HeritabilityBasis | None = None) -> "LMMResults":
         arrays = FitArrays.from_state(state, len(model.component_names))
         trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
-        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine)
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, heritability_basis)
 
     # --- identity and diagnostics ---------------------------------------------------
     @property
@@ -182,34 +185,58 @@ class LMMResults(DesignResults):
     def variance_components_cov(self) -> pd.DataFrame:
         return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
 
-    def _delta(self, gradient: np.ndarray) -> float:
-        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
+    @property
+    def h2_definition(self) -> str:
+        """``"sample-variance"`` or ``"kernel"`` (:mod:`ntkmixed.models.heritability`)."""
+        return self.heritability_basis.definition
+
+    @property
+    def _h2_weights(self) -> np.ndarray:
+        return self.heritability_basis.weights(len(self.component_names))
+
+    @cached_property
+    def sample_variance_factors(self) -> pd.Series:
+        """D_k = (tr K_k − 1ᵀK_k1/n)/(n − 1) per kernel (NaN for model files that predate it)."""
+        factors = self.heritability_basis.sample_variance_factors
+        values = np.full(len(self.component_names), np.nan) if factors is None else factors
+        return pd.Series(values, index=pd.Index(self.component_names, name="component"), name="D")
+
+    @cached_property
+    def kernel_diagnostics(self) -> pd.DataFrame:
+        """Per kernel: mean diagonal, mean off-diagonal, constant share, D, effective rank
+        and nugget share (:mod:`ntkmixed.kernels.diagnostics`)."""
+        diagnostics = self.heritability_basis.diagnostics
+        if diagnostics is None:
+            raise NtkmixedError("This model was saved before ntkmixed recorded kernel diagnostics; refit it.")
+        return heritability.diagnostics_table(self.component_names, diagnostics)
 
     @cached_property
     def heritability(self) -> pd.DataFrame:
-        """Per-component h² with delta-method SEs (GCTA's formula)."""
-        theta = self.variance_fit.theta
-        total = theta.sum()
-        rows = []
-        for k in range(theta.size - 1):
-            gradient = -theta[k] / total**2 * np.ones(theta.size)
-            gradient[k] += 1.0 / total
-            rows.append((theta[k] / total, self._delta(gradient)))
+        """Per-component h² (by :attr:`h2_definition`) with delta-method SEs."""
+        rows = heritability.component_shares(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)
         return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
 
     @cached_property
     def h2(self) -> float:
-        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
-        theta = self.variance_fit.theta
-        return float(theta[:-1].sum() / theta.sum())
+        """Total genetic heritability (by :attr:`h2_definition`; sample-variance:
+        Σ_k σ²_k D_k / (Σ_k σ²_k D_k + σ²_e))."""
+        return heritability.total_share(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)[0]
 
     @cached_property
     def h2_se(self) -> float:
-        theta = self.variance_fit.theta
-        total, genetic = theta.sum(), theta[:-1].sum()
-        gradient = np.full(theta.size, -genetic / total**2)
-        gradient[:-1] += 1.0 / total
-        return self._delta(gradient)
+        return heritability.total_share(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)[1]
+
+    def conf_int_h2(self, level: float = 0.95, method: str | None = None) -> pd.DataFrame:
+        """Confidence interval for h², in [0, 1].
+
+        ``method="profile"`` (the default where available: one kernel, an engine that
+        profiles the likelihood): the REML likelihood-ratio interval, lme4's
+        ``confint(profile(m))``; it may start at 0 (or end at 1) when the likelihood has
+        not fallen to the cut-off by then. It comes from the REML likelihood whatever
+        ``method`` fitted the model. ``"wald"``: h² ± z·SE cut to [0, 1], per component and
+        in total. Columns estimate, lower, upper, method, level.
+        """
+        return heritability.conf_int(self, level, method)
 
     @property
     def implied_lambda(self) -> float:
@@ -259,7 +286,7 @@ class LMMResults(DesignResults):
     # --- presentation and persistence -------------------------------------------------
     def summary(self):
         """The report: fit facts, fixed effects, variance components, heritability."""
-        return lmm_summary(self, H2_DEFINITION)
+        return lmm_summary(self)
 
     def save(self, path) -> None:
         """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
@@ -280,6 +307,8 @@ class LMMResults(DesignResults):
                     "loglik": float(fit.loglik)},
             "engine": {"name": self.engine, "reason": self.engine_reason},
         }
+        meta["heritability"], h2_arrays = self.heritability_basis.to_archive()
+        arrays.update(h2_arrays)
         archive.write_archive(path, meta, arrays)
 
     @classmethod
@@ -296,7 +325,8 @@ class LMMResults(DesignResults):
                                pev=arrays["pev"], pev_total=arrays["pev_total"])
         engine = meta.get("engine")
         choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
-        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice)
+        basis = HeritabilityBasis.from_archive(meta.get("heritability"), arrays)
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, basis)
 
     def __repr__(self) -> str:
         kernels = ", ".join(map(repr, self.kernels))
