@@ -168,7 +168,8 @@ def _compressed_minimum(s: np.ndarray, U: np.ndarray) -> float:
             def secular(mu: float) -> float:
                 return float(np.sum(w_c / (s_c - mu)))
 
-            lo, hi = a + 1e-15 * (b - a), b - 1e-15 * (b - a)
+            lo = max(a + 1e-15 * (b - a), float(np.nextafter(a, b)))
+            hi = min(b - 1e-15 * (b - a), float(np.nextafter(b, a)))
             if secular(lo) >= 0:
                 candidates.append(lo)
             elif secular(hi) <= 0:
