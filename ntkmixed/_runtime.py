@@ -123,6 +123,44 @@ def _blas_limit(threads: int):
     return threadpool_limits(limits=threads)
 
 
+# --- memory ------------------------------------------------------------------------------
+def available_memory() -> int | None:
+    """Bytes of memory this process can still use (Linux: MemAvailable, capped by a cgroup
+    limit), or None where it cannot be told."""
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
+            limit = handle.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
+            used = int(handle.read().strip())
+        if limit != "max":
+            cap = max(int(limit) - used, 0)
+            available = cap if available is None else min(available, cap)
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def format_bytes(count: float) -> str:
+    """``"800 TB"``, ``"3.2 GB"`` (decimal units)."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if abs(count) < 1000 or unit == "PB":
+            return f"{count:.0f} {unit}" if unit == "bytes" or count >= 100 else f"{count:.3g} {unit}"
+        count /= 1000.0
+    return f"{count:.3g} PB"
+
+
 # --- plain values -----------------------------------------------------------------------
 def plain_scalar(value: Any) -> Any:
     """A NumPy scalar as the Python scalar of the same kind; anything else unchanged."""

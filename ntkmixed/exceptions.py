@@ -18,6 +18,15 @@ class NotPositiveSemidefiniteError(NtkmixedError):
     """A user-supplied kernel matrix is not positive semi-definite."""
 
 
+class ArchiveError(NtkmixedError):
+    """A saved model cannot be written or read: the path is unusable, or the file is
+    missing, damaged, not an ntkmixed model or from a newer version of the format."""
+
+
+class UnseenLevelsError(NtkmixedError):
+    """New data hold factor levels that the model was not fitted on."""
+
+
 class NtkmixedWarning(UserWarning):
     """Base class of every warning ntkmixed emits."""
 
@@ -44,7 +53,15 @@ class NtkmixedDeprecationWarning(DeprecationWarning):
 
 def warn(message: str, category: type[Warning]) -> None:
     """Issue a warning attributed to the first caller outside ntkmixed (so users see
-    their own line, however deep inside the package the warning arose)."""
+    their own line, however deep inside the package the warning arose).
+
+    Parameters
+    ----------
+    message : str
+        The warning text.
+    category : type of Warning
+        Its class, e.g. :class:`BoundaryWarning`.
+    """
     import os
     import sys
     import warnings

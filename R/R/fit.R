@@ -51,17 +51,15 @@
 #' @return An object of class \code{"ntkmixed_fit"}; see
 #'   \code{\link{ntkmixed_fit-methods}}.
 #' @seealso \code{\link{krr}} for kernel ridge regression.
-#' @examples
-#' if (ntkmixed_available()) {
-#'   set.seed(1)
-#'   n <- 120
-#'   G <- matrix(rbinom(n * 300, 2, 0.3), n, dimnames = list(paste0("id", 1:n), NULL))
-#'   df <- data.frame(sex = factor(sample(c("F", "M"), n, TRUE)), row.names = rownames(G))
-#'   df$y <- drop(scale(G) %*% rnorm(300, sd = 0.05)) + rnorm(n)
-#'   m <- fit(y ~ sex, data = df, genotypes = G, kernel = GRM())
-#'   summary(m)
-#'   h2(m)
-#' }
+#' @examplesIf ntkmixed_available()
+#' set.seed(1)
+#' n <- 120
+#' G <- matrix(rbinom(n * 300, 2, 0.3), n, dimnames = list(paste0("id", 1:n), NULL))
+#' df <- data.frame(sex = factor(sample(c("F", "M"), n, TRUE)), row.names = rownames(G))
+#' df$y <- drop(scale(G) %*% rnorm(300, sd = 0.05)) + rnorm(n)
+#' m <- fit(y ~ sex, data = df, genotypes = G, kernel = GRM())
+#' summary(m)
+#' h2(m)
 #' @export
 fit <- function(formula, data, genotypes = NULL, kernel = GRM(), method = "minque1",
                 constrain = TRUE, tol = 1e-8, max_iter = 200L, progress = NULL,

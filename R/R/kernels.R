@@ -10,8 +10,8 @@ new_kernel <- function(type, args) {
 as_count <- function(x, name, where, allow_null = FALSE) {
   if (is.null(x) && allow_null) return(NULL)
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || abs(x) > .Machine$integer.max) {
-    stop(sprintf("The '%s' argument of %s must be a whole number. Got %s.", name, where,
-                 format_value(x)), call. = FALSE)
+    stop(sprintf("The '%s' argument of %s must be a whole number in [-%d, %d] (an R integer). Got %s.",
+                 name, where, .Machine$integer.max, .Machine$integer.max, format_value(x)), call. = FALSE)
   }
   as.integer(x)
 }

@@ -17,6 +17,17 @@
 #'
 #' @param object,x A fit from \code{\link{fit}}.
 #' @param ... Unused.
+#' @examplesIf ntkmixed_available()
+#' example <- load_example()
+#' m <- fit(y_additive ~ sex + age, data = example$data,
+#'          genotypes = example$genotypes, kernel = GRM())
+#' m
+#' fixef(m)
+#' head(ranef(m))
+#' VarCorr(m)
+#' confint(m)
+#' logLik(m)
+#' summary(m)
 #' @name ntkmixed_fit-methods
 NULL
 
@@ -259,6 +270,11 @@ formula.ntkmixed_fit <- function(x, ...) x$formula
 #' @param ... Unused.
 #' @return A data.frame with columns \code{estimate} and \code{se}, one row per
 #'   component and a \code{"total"} row when there are several.
+#' @examplesIf ntkmixed_available()
+#' example <- load_example()
+#' m <- fit(y_additive ~ sex + age, data = example$data,
+#'          genotypes = example$genotypes, kernel = GRM())
+#' h2(m)
 #' @export
 h2 <- function(object, ...) UseMethod("h2")
 

@@ -18,6 +18,8 @@ from formulaic import Formula, model_matrix
 
 from ..exceptions import DataWarning, NtkmixedError, RankDeficientError, warn
 from .alignment import genotype_rows, missing_ids_message
+from .design_checks import (check_data_frame, check_finite, check_new_columns, check_one_response,
+                            check_response_column, explain_no_rows, raise_unseen_levels, unseen_levels)
 from .genotypes import Standardization, coerce_genotypes, standardize
 from .samples import Samples
 
@@ -65,48 +67,55 @@ class Design:
 
     def new_X(self, newdata: pd.DataFrame, allow_new_levels: bool = False) -> pd.DataFrame:
         """Fixed-effect design for new rows, rebuilt from the training ModelSpec (training
-        levels and transform state are reused). Rows with missing covariates give NaN."""
-        if not isinstance(newdata, pd.DataFrame):
-            raise NtkmixedError(
-                f"The 'newdata' argument of predict must be a pandas DataFrame. Got {type(newdata).__name__}."
-            )
+        levels and transform state are reused). Rows with missing covariates give NaN;
+        infinite values, columns that changed type and (unless ``allow_new_levels``)
+        unseen factor levels are errors."""
+        check_data_frame(newdata, "newdata", "predict")
         missing = sorted(set(self.model_spec.required_variables) - set(newdata.columns))
         if missing:
             raise NtkmixedError(
                 f"The 'newdata' argument of predict lacks column(s) used by the formula: {missing}."
             )
+        encoder_state = getattr(self.model_spec, "encoder_state", {}) or {}
+        check_new_columns(encoder_state, newdata)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             X = self.model_spec.get_model_matrix(newdata, na_action="ignore")
         for warning in caught:
             message = str(warning.message)
             if _NEW_LEVEL_MESSAGE in message and not allow_new_levels:
-                raise NtkmixedError(
-                    "The 'newdata' argument of predict has factor levels not seen in training "
-                    f"({message.split(':', 1)[-1].split('.')[0].strip()}). Pass "
-                    "allow_new_levels=True to predict them at the reference level."
-                )
-        return pd.DataFrame(np.asarray(X, dtype=np.float64), index=newdata.index, columns=self.column_names)
+                raise_unseen_levels(unseen_levels(encoder_state, newdata),
+                                    message.split(":", 1)[-1].split(".")[0].strip())
+        values = np.asarray(X, dtype=np.float64)
+        check_finite(values, self.column_names, newdata.index, "The 'newdata' argument", "predict")
+        return pd.DataFrame(values, index=newdata.index, columns=self.column_names)
 
     def new_samples(self, ids: pd.Index, genotypes: Any) -> Samples:
         """Standardised genotypes of new people, in the order of ``ids``."""
+        return self.new_people(ids, genotypes)[0]
+
+    def new_people(self, ids: pd.Index, genotypes: Any) -> tuple[Samples, np.ndarray]:
+        """:meth:`new_samples`, and which of the people have no genotype call at all (their
+        prediction is NaN, as such people are dropped in training)."""
         ids = pd.Index(ids)
         if self.standardization is None:
-            return Samples(ids=ids, Z=None)
+            return Samples(ids=ids, Z=None), np.zeros(len(ids), dtype=bool)
         if genotypes is None:
             raise NtkmixedError(
                 "The 'genotypes' argument of predict is required for new individuals: the "
                 "model's kernels are computed from genotypes."
             )
         values, geno_ids, snp_names = coerce_genotypes(genotypes, "genotypes", "predict")
-        positions = genotype_rows(geno_ids, values.shape[0], ids, "predict")
+        positions = genotype_rows(geno_ids, values.shape[0], ids, "predict", data_name="newdata")
         if (positions < 0).any():
             raise NtkmixedError(missing_ids_message(
                 ids, positions, "newdata sample ID(s) are not in the 'genotypes' index of predict"))
         values = values[positions]
         if geno_ids is not None:
             values = self._training_snp_columns(values, snp_names)
-        return Samples(ids=ids, Z=self.standardization.apply(values))
+        Z = self.standardization.apply(values)
+        uncalled = np.isnan(values[:, self.standardization.kept]).all(axis=1)
+        return Samples(ids=ids, Z=Z), uncalled
 
     def _training_snp_columns(self, values: np.ndarray, snp_names: list[str]) -> np.ndarray:
         """The columns of the training SNPs, in training order (matched by SNP name)."""
@@ -137,13 +146,16 @@ def build_design(
     ``n_parameters_extra`` is the number of variance parameters besides the fixed effects,
     used to check there are more rows than parameters.
     """
-    formula = formula if isinstance(formula, str) else str(formula)
-    if not isinstance(data, pd.DataFrame):
+    if not isinstance(formula, str):
         raise NtkmixedError(
-            f"The 'data' argument of {where} must be a pandas DataFrame. Got {type(data).__name__}."
+            f"The 'formula' argument of {where} must be a string such as 'y ~ sex + age'. "
+            f"Got {type(formula).__name__} {formula!r}."
         )
+    check_data_frame(data, "data", where)
     parsed = _parse_formula(formula, where)
     _check_variables(parsed, data, where)
+    lhs_variables = set(parsed.lhs.required_variables)
+    check_response_column(lhs_variables, formula.split("~", 1)[0], data, where)
     n_input = len(data)
     dropped: dict[str, int] = {}
     keep = np.ones(n_input, dtype=bool)
@@ -160,18 +172,22 @@ def build_design(
     incomplete = keep & ~_complete_rows(parsed, frame)
     if incomplete.any():
         dropped["missing response or covariates"] = int(incomplete.sum())
+    if not (keep & ~incomplete).any() and keep.any():
+        explain_no_rows(frame, lhs_variables, set(parsed.rhs.required_variables), keep, where)
     keep &= ~incomplete
     positions = np.flatnonzero(keep)
     y, X, column_names, response_name, spec = _model_matrices(parsed, frame, positions, where)
+    kept_ids = data.index[positions]
+    check_finite(y, [response_name], kept_ids, f"The response {response_name!r}", where)
+    check_finite(X, column_names, kept_ids, "The fixed-effect design", where)
 
     if sum(dropped.values()) and where != "quiet":
         detail = ", ".join(f"{count} {reason}" for reason, count in dropped.items())
         warn(f"Dropped {sum(dropped.values())} of {n_input} rows ({detail}).", DataWarning)
     _check_response(y, where)
-    _check_row_count(y.size, X.shape[1], n_parameters_extra, where)
+    _check_row_count(y.size, X.shape[1], n_parameters_extra, where, dropped)
     _check_rank(X, column_names)
 
-    kept_ids = data.index[positions]
     standardization = training_genotypes = None
     if aligned is not None:
         training_genotypes = aligned.values[positions]
@@ -241,21 +257,19 @@ def _model_matrices(parsed: Formula, frame: pd.DataFrame, positions: np.ndarray,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         matrices = model_matrix(parsed, _drop_unused_levels(frame.iloc[positions]), na_action="drop")
-    if matrices.lhs.shape[1] != 1:
-        raise NtkmixedError(
-            f"The 'formula' of {where} must have exactly one response on its left-hand side. "
-            f"Got {matrices.lhs.shape[1]} columns: {list(matrices.lhs.columns)}."
-        )
+    check_one_response([str(c) for c in matrices.lhs.columns], str(parsed.lhs), where)
     y = pd.DataFrame(matrices.lhs).to_numpy(dtype=np.float64)[:, 0]
     rhs = pd.DataFrame(matrices.rhs)
     return y, rhs.to_numpy(dtype=np.float64), [str(c) for c in rhs.columns], str(matrices.lhs.columns[0]), matrices.rhs.model_spec
 
 
-def _check_row_count(n: int, n_fixed: int, n_parameters_extra: int, where: str) -> None:
+def _check_row_count(n: int, n_fixed: int, n_parameters_extra: int, where: str, dropped: dict[str, int]) -> None:
     if n <= n_fixed + n_parameters_extra:
+        detail = ", ".join(f"{count} {reason}" for reason, count in dropped.items() if count)
         raise NtkmixedError(
             f"{where} needs more complete rows than parameters: got {n} rows for "
-            f"{n_fixed} fixed effects and {n_parameters_extra} variance components."
+            f"{n_fixed} fixed effects and {n_parameters_extra} variance components"
+            + (f" (rows dropped: {detail})." if detail else ".")
         )
 
 

@@ -1,4 +1,22 @@
-"""Genotype matrices: coercion of what users pass, and column standardisation.
+"""Genotype matrices: coercion of what users pass, the value rule, and column
+standardisation.
+
+**Genotype values — one rule for arrays, DataFrames, PLINK filesets and prediction.**
+
+* A value is an allele dosage in [0, 2]: the count of the A1 allele (0, 1, 2) or a
+  fractional dosage from imputation. NaN (``None``/``pd.NA`` in a DataFrame) is a missing
+  call; missing calls are set to the training mean at standardisation, and a person with
+  no call at all is left out (training: dropped with a count; prediction: predicted NaN
+  with a warning).
+* Anything else is an error that names the cells (sample and SNP): negative values,
+  values above 2, ±inf, and text (numbers stored as strings included). In particular −9,
+  the missing code of many PLINK text exports, is *not* read as missing from arrays or
+  DataFrames — replace it first (``G.replace(-9, np.nan)``). The readers say where −9 is
+  missing: phenotype and covariate files (:mod:`ntkmixed.data.phenotypes`) yes; a .bed
+  fileset has its own missing code and yields 0/1/2/NaN.
+* Sample IDs are a DataFrame's index or a fileset's IIDs; an array has none and pairs
+  with ``data`` by position (equal row counts required). SNP IDs are the DataFrame's
+  columns or the .bim IDs, and must be unique, because prediction matches SNPs by ID.
 
 Standardisation is learned on the training individuals (means, SDs, which SNPs are kept)
 and replayed unchanged on new individuals, so that kernels between training and new
@@ -14,7 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import cells, examples
 from ..exceptions import DataWarning, NtkmixedError, warn
+
+#: the range of an allele dosage
+DOSAGE_RANGE = (0.0, 2.0)
+#: cells checked at a time (bounds the temporary masks of :func:`check_dosages`)
+_CHECK_BLOCK = 2**24
 
 
 @dataclass(frozen=True)
@@ -35,14 +59,26 @@ class Standardization:
 
     @property
     def n_snps(self) -> int:
+        """Number of SNPs kept (polymorphic in training)."""
         return int(self.kept.sum())
 
     def apply(self, genotypes: np.ndarray) -> np.ndarray:
-        """Standardise new rows with the training means and SDs."""
+        """Standardise new rows with the training means and SDs.
+
+        Parameters
+        ----------
+        genotypes : array_like
+            n × p dosages with the training SNP columns (NaN for missing calls).
+
+        Returns
+        -------
+        numpy.ndarray
+            n × :attr:`n_snps` standardised genotypes.
+        """
         values = np.asarray(genotypes, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != self.kept.size:
             raise NtkmixedError(
-                f"Genotypes for prediction must have {self.kept.size} SNP columns, as in "
+                f"The 'genotypes' argument of predict must have {self.kept.size} SNP columns, as in "
                 f"training. Got shape {values.shape}."
             )
         kept = values[:, self.kept]
@@ -58,6 +94,23 @@ def standardize(
 
     Monomorphic SNPs (zero variance among non-missing calls) are dropped, with a
     :class:`~ntkmixed.exceptions.DataWarning` unless ``quiet``.
+
+    Parameters
+    ----------
+    genotypes : array_like, pandas.DataFrame, Genotypes or str
+        n × p dosages (NaN for missing calls), a DataFrame indexed by sample ID, a
+        :class:`~ntkmixed.Genotypes` or a PLINK prefix.
+    scale : {"sample", "binomial"}, default "sample"
+        Empirical SDs, or ``sqrt(2 p (1 - p))`` from the allele frequency (PLINK, GCTA).
+    quiet : bool, default False
+        Drop monomorphic SNPs without a warning.
+
+    Returns
+    -------
+    Z : numpy.ndarray
+        Standardised genotypes of the kept SNPs, missing calls at 0.
+    standardization : Standardization
+        The training means and SDs, to apply to new people.
     """
     values, _, snp_names = coerce_genotypes(genotypes, "genotypes", "standardize")
     with warnings.catch_warnings():
@@ -96,7 +149,8 @@ def coerce_genotypes(
     genotypes: Any, name: str, where: str
 ) -> tuple[np.ndarray, pd.Index | None, list[str]]:
     """``(values, sample_ids or None, snp_names)`` from an array, a DataFrame indexed by
-    sample ID, a PLINK prefix (str/Path) or any object with ``to_dataframe()``."""
+    sample ID, a PLINK prefix (str/Path) or any object with ``to_dataframe()``; the
+    values obey the genotype value rule of this module (checked here)."""
     if isinstance(genotypes, (str,)) or hasattr(genotypes, "__fspath__"):
         from .plink import read_plink
 
@@ -104,34 +158,101 @@ def coerce_genotypes(
     if not isinstance(genotypes, (pd.DataFrame, np.ndarray)) and hasattr(genotypes, "to_dataframe"):
         genotypes = genotypes.to_dataframe()
     if isinstance(genotypes, pd.DataFrame):
-        non_numeric = [c for c in genotypes.columns if not pd.api.types.is_numeric_dtype(genotypes[c])]
-        if non_numeric:
-            shown = ", ".join(map(str, non_numeric[:5]))
-            raise NtkmixedError(
-                f"The {name!r} argument of {where} must hold numeric dosages. Got "
-                f"non-numeric column(s): {shown}"
-                + (f" and {len(non_numeric) - 5} more." if len(non_numeric) > 5 else ".")
-            )
-        if genotypes.index.has_duplicates:
-            dups = genotypes.index[genotypes.index.duplicated()].unique()[:5].tolist()
-            raise NtkmixedError(
-                f"The {name!r} argument of {where} has duplicated sample IDs in its index: {dups}."
-            )
-        values = genotypes.to_numpy(dtype=np.float64, na_value=np.nan)
-        return values, genotypes.index, [str(c) for c in genotypes.columns]
+        values, ids, snp_names = _from_frame(genotypes, name, where)
+    else:
+        values, ids, snp_names = _from_array(genotypes, name, where), None, None
+    if values.shape[1] == 0:
+        raise NtkmixedError(f"The {name!r} argument of {where} has no SNP column (shape {values.shape}).")
+    snp_names = snp_names if snp_names is not None else [f"snp{j + 1}" for j in range(values.shape[1])]
+    check_dosages(values, name, where, None if ids is None else list(ids), snp_names if ids is not None else None)
+    return values, ids, snp_names
+
+
+def check_dosages(values: np.ndarray, name: str, where: str, sample_ids: list | None = None,
+                  snp_names: list | None = None) -> None:
+    """The genotype value rule: every value is NaN or a dosage in [0, 2]. The error names
+    the offending cells (by sample and SNP ID when given, else by position)."""
+    low, high = DOSAGE_RANGE
+    n, p = values.shape
+    step = max(1, _CHECK_BLOCK // max(n, 1))
+    bad_columns = []
+    for start in range(0, p, step):
+        block = values[:, start : start + step]
+        with np.errstate(invalid="ignore"):
+            outside = (block < low) | (block > high)
+        if outside.any():
+            bad_columns.append(start + np.flatnonzero(outside.any(axis=0)))
+    if not bad_columns:
+        return
+    columns = np.concatenate(bad_columns)
+    sub = values[:, columns]
+    with np.errstate(invalid="ignore"):
+        mask = (sub < low) | (sub > high)
+    hint = ""
+    if np.any(sub[mask] == -9):
+        hint = (" -9 is PLINK's missing code in text exports; ntkmixed reads it as missing only in "
+                "phenotype/covariate files, so replace it with NaN first (G.replace(-9, np.nan)).")
+    shown_columns = None if snp_names is None else [snp_names[j] for j in columns]
+    positions = [f"SNP column {j}" for j in columns] if snp_names is None else shown_columns
+    raise NtkmixedError(
+        f"The {name!r} argument of {where} must hold allele dosages in [0, 2] (NaN for a missing "
+        f"call). Got {int(mask.sum())} value(s) outside that range: "
+        f"{cells(mask, sub, sample_ids, positions)}.{hint}"
+    )
+
+
+def _from_frame(frame: pd.DataFrame, name: str, where: str) -> tuple[np.ndarray, pd.Index, list[str]]:
+    if frame.columns.has_duplicates:
+        duplicated = frame.columns[frame.columns.duplicated()].unique()
+        raise NtkmixedError(
+            f"The {name!r} argument of {where} has duplicated SNP IDs (columns): {examples(list(duplicated))}. "
+            "SNPs are matched by ID at prediction, so IDs must be unique (PLINK 2: --set-all-var-ids "
+            "or --rm-dup)."
+        )
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        hint = ""
+        first = frame.columns[0]
+        if non_numeric[0] == first and frame[first].is_unique:
+            hint = (f" Column {first!r} looks like sample IDs: make it the index "
+                    f"(genotypes.set_index({first!r})).")
+        raise NtkmixedError(
+            f"The {name!r} argument of {where} must hold numeric dosages. Got non-numeric column(s): "
+            f"{examples([str(c) for c in non_numeric])}.{hint}"
+        )
+    if frame.index.has_duplicates:
+        dups = frame.index[frame.index.duplicated()].unique()
+        raise NtkmixedError(
+            f"The {name!r} argument of {where} has duplicated sample IDs in its index: {examples(list(dups))}."
+        )
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, frame.index, [str(c) for c in frame.columns]
+
+
+def _from_array(genotypes: Any, name: str, where: str) -> np.ndarray:
+    raw = genotypes if isinstance(genotypes, np.ndarray) else None
+    if raw is None:
+        try:
+            raw = np.asarray(genotypes)
+        except (TypeError, ValueError):
+            raw = None
+    if raw is not None and (raw.dtype.kind in "USV" or (raw.dtype == object and any(
+            isinstance(v, (str, bytes)) for v in raw.reshape(-1)[:10000]))):
+        raise NtkmixedError(
+            f"The {name!r} argument of {where} must be a numeric n×p array, a DataFrame indexed by "
+            f"sample ID, or a PLINK prefix. Got a {type(genotypes).__name__} of text (dtype {raw.dtype}); "
+            "convert it to numbers first."
+        )
     try:
         values = np.asarray(genotypes, dtype=np.float64)
     except (TypeError, ValueError):
         raise NtkmixedError(
-            f"The {name!r} argument of {where} must be a numeric n×p array, a DataFrame "
-            f"indexed by sample ID, or a PLINK prefix. Got a {type(genotypes).__name__} "
-            "with non-numeric values."
+            f"The {name!r} argument of {where} must be a numeric n×p array, a DataFrame indexed by "
+            f"sample ID, or a PLINK prefix. Got a {type(genotypes).__name__} with non-numeric values."
         ) from None
     if values.ndim != 2:
         raise NtkmixedError(
             f"The {name!r} argument of {where} must be a 2-D n×p matrix (people × SNPs). "
             f"Got an array with shape {values.shape}."
         )
-    if np.isinf(values).any():
-        raise NtkmixedError(f"The {name!r} argument of {where} contains infinite values.")
-    return values, None, [f"snp{j + 1}" for j in range(values.shape[1])]
+    return values

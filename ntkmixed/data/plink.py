@@ -7,6 +7,10 @@ bed-reader; subsetting by SNP, region or sample only narrows the index, nothing 
 
 Dosages count the A1 allele (column 5 of the .bim), as bed-reader and PLINK's
 ``--export A`` do: 0, 1, 2, NaN for a missing call.
+
+The module is over 400 lines because of its documentation: the numpy-style docstrings of
+the :class:`Genotypes` view (one per property and selection method, shown in the API
+reference) are about a third of it; the code is the reader and one view class.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import PathLike, check
 from ..exceptions import NtkmixedError
 from .genotype_stats import snp_statistics
+from .tables import numeric_column, read_table
 
 _MAGIC = bytes([0x6C, 0x1B, 0x01])  # PLINK 1 .bed, SNP-major
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "phenotype"]
@@ -32,8 +38,26 @@ def read_plink(prefix: str | os.PathLike) -> "Genotypes":
     """Open the PLINK fileset ``prefix.bed/.bim/.fam`` (``prefix`` may end in one of
     those suffixes). Raises :class:`~ntkmixed.exceptions.NtkmixedError` for missing
     files, a malformed or truncated .bed, .fam/.bim row counts that disagree with the
-    .bed size, and duplicated IIDs."""
-    base = _strip_suffix(Path(os.fspath(prefix)))
+    .bed size, and duplicated IIDs.
+
+    Parameters
+    ----------
+    prefix : str or os.PathLike
+        The fileset prefix (``data`` for ``data.bed``, ``data.bim``, ``data.fam``).
+
+    Returns
+    -------
+    Genotypes
+        A lazy view of all people and SNPs; nothing is read until dosages are asked for.
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> G = nm.read_plink(nm.datasets.example_paths()["bfile"])
+    >>> G.shape
+    (700, 740)
+    """
+    base = _strip_suffix(Path(check(prefix, "prefix", "read_plink", PathLike())))
     paths = {ext: base.with_name(base.name + "." + ext) for ext in ("bed", "bim", "fam")}
     absent = [str(p) for p in paths.values() if not p.is_file()]
     if absent:
@@ -67,6 +91,23 @@ class Genotypes:
 
     After :func:`ntkmixed.qc.qc` (or :meth:`impute_mean`) missing calls are replaced by
     the per-SNP mean of the retained people; ``imputation`` records how many.
+
+    Made by :func:`ntkmixed.read_plink`; the constructor arguments describe a view.
+
+    Parameters
+    ----------
+    bed_path : pathlib.Path
+        The .bed file.
+    fam, bim : pandas.DataFrame
+        All rows of the .fam and .bim files.
+    sample_index, snp_index : numpy.ndarray, optional
+        Positions of the people and SNPs in view (default: all).
+    impute_means : numpy.ndarray, optional
+        Per-SNP means that replace missing calls (default: missing calls stay NaN).
+    imputation : dict, optional
+        ``{"method": "mean", "n_imputed": k}`` when missing calls are imputed.
+    qc_report : QCReport, optional
+        The quality control that produced this view.
     """
 
     def __init__(
@@ -94,38 +135,47 @@ class Genotypes:
     # --- tables --------------------------------------------------------------------
     @property
     def prefix(self) -> str:
+        """The fileset prefix."""
         return str(self.bed_path.with_suffix(""))
 
     @property
     def fam(self) -> pd.DataFrame:
+        """The .fam rows of the people in view (fid, iid, father, mother, sex, phenotype)."""
         return self._fam_all.iloc[self._sample_index].reset_index(drop=True)
 
     @property
     def snps(self) -> pd.DataFrame:
+        """The .bim rows of the SNPs in view (chrom, snp, cm, pos, a1, a2)."""
         return self._bim_all.iloc[self._snp_index].reset_index(drop=True)
 
     @property
     def sample_ids(self) -> pd.Index:
+        """IIDs of the people in view (``pandas.Index`` named ``"IID"``)."""
         return pd.Index(self._fam_all["iid"].to_numpy()[self._sample_index], name="IID")
 
     @property
     def fid(self) -> pd.Index:
+        """Family IDs of the people in view."""
         return pd.Index(self._fam_all["fid"].to_numpy()[self._sample_index], name="FID")
 
     @property
     def snp_ids(self) -> pd.Index:
+        """IDs of the SNPs in view."""
         return pd.Index(self._bim_all["snp"].to_numpy()[self._snp_index], name="SNP")
 
     @property
     def n_samples(self) -> int:
+        """Number of people in view."""
         return int(self._sample_index.size)
 
     @property
     def n_snps(self) -> int:
+        """Number of SNPs in view."""
         return int(self._snp_index.size)
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n_samples, n_snps)``."""
         return (self.n_samples, self.n_snps)
 
     def __repr__(self) -> str:
@@ -139,8 +189,18 @@ class Genotypes:
 
     # --- dosages -------------------------------------------------------------------
     def read(self, samples: np.ndarray | None = None, snps: np.ndarray | None = None) -> np.ndarray:
-        """Dosage matrix (float64; NaN for missing calls unless imputed). ``samples`` and
-        ``snps`` are optional positions within this object."""
+        """Dosage matrix (float64; NaN for missing calls unless imputed).
+
+        Parameters
+        ----------
+        samples, snps : numpy.ndarray, optional
+            Positions within this view (default: all).
+
+        Returns
+        -------
+        numpy.ndarray
+            n × p dosages of the A1 allele count (0, 1, 2).
+        """
         from bed_reader import open_bed
 
         rows = self._sample_index if samples is None else self._sample_index[samples]
@@ -157,8 +217,20 @@ class Genotypes:
         return values
 
     def iter_snp_blocks(self, block_size: int | None = None) -> Iterator[tuple[slice, np.ndarray]]:
-        """``(positions, dosages)`` for consecutive blocks of SNPs, to bound memory
-        (default: blocks of about 256 MB of float64 dosages)."""
+        """``(positions, dosages)`` for consecutive blocks of SNPs, to bound memory.
+
+        Parameters
+        ----------
+        block_size : int, optional
+            SNPs per block (default: blocks of about 256 MB of float64 dosages).
+
+        Yields
+        ------
+        positions : slice
+            The SNP positions of the block within this view.
+        dosages : numpy.ndarray
+            n × block dosages.
+        """
         if block_size is None:
             block_size = max(1, min(self.n_snps, _BLOCK_BYTES // (8 * max(self.n_samples, 1))))
         for start in range(0, self.n_snps, block_size):
@@ -166,7 +238,13 @@ class Genotypes:
             yield block, self.read(snps=np.arange(block.start, block.stop))
 
     def to_dataframe(self) -> pd.DataFrame:
-        """Dosages indexed by IID, one column per SNP ID."""
+        """Dosages indexed by IID, one column per SNP ID.
+
+        Returns
+        -------
+        pandas.DataFrame
+            n × p.
+        """
         return pd.DataFrame(self.read(), index=self.sample_ids, columns=self.snp_ids)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -176,7 +254,18 @@ class Genotypes:
     # --- subsetting ----------------------------------------------------------------
     def select_snps(self, snps: Iterable[str]) -> "Genotypes":
         """The SNPs whose IDs are listed (kept in fileset order, as PLINK's ``--extract``);
-        unknown IDs are an error."""
+        unknown IDs are an error.
+
+        Parameters
+        ----------
+        snps : iterable of str
+            SNP IDs.
+
+        Returns
+        -------
+        Genotypes
+            A narrowed view (nothing is read).
+        """
         wanted = pd.Index([str(s) for s in _as_list(snps, "snps")])
         current = self.snp_ids
         unknown = wanted.difference(current)
@@ -189,7 +278,20 @@ class Genotypes:
 
     def select_region(self, chrom: Any, start: int | None = None, end: int | None = None) -> "Genotypes":
         """SNPs on chromosome ``chrom`` with ``start <= pos <= end`` (base pairs, either
-        bound optional). An empty region is an error."""
+        bound optional). An empty region is an error.
+
+        Parameters
+        ----------
+        chrom : str or int
+            Chromosome code as in the .bim file.
+        start, end : int, optional
+            Base-pair bounds, inclusive.
+
+        Returns
+        -------
+        Genotypes
+            A narrowed view (nothing is read).
+        """
         snps = self.snps
         mask = snps["chrom"].astype(str).str.removeprefix("chr") == str(chrom).removeprefix("chr")
         if start is not None:
@@ -202,7 +304,18 @@ class Genotypes:
         return self._narrow(snp_positions=np.flatnonzero(mask.to_numpy()))
 
     def select_samples(self, ids: Iterable[Any]) -> "Genotypes":
-        """The people with these IIDs, in the order given; unknown IIDs are an error."""
+        """The people with these IIDs, in the order given; unknown IIDs are an error.
+
+        Parameters
+        ----------
+        ids : iterable
+            IIDs.
+
+        Returns
+        -------
+        Genotypes
+            A narrowed view (nothing is read).
+        """
         wanted = pd.Index([str(i) for i in _as_list(ids, "ids")])
         if wanted.has_duplicates:
             raise NtkmixedError(f"The 'ids' argument of select_samples has duplicates: {wanted[wanted.duplicated()][:5].tolist()}.")
@@ -222,7 +335,24 @@ class Genotypes:
         end: int | None = None,
         samples: Iterable[Any] | None = None,
     ) -> "Genotypes":
-        """Combine :meth:`select_snps`, :meth:`select_region` and :meth:`select_samples`."""
+        """Combine :meth:`select_snps`, :meth:`select_region` and :meth:`select_samples`.
+
+        Parameters
+        ----------
+        snps : iterable of str, optional
+            SNP IDs to keep.
+        chrom : str or int, optional
+            Chromosome to keep.
+        start, end : int, optional
+            Base-pair bounds on ``chrom``.
+        samples : iterable, optional
+            IIDs to keep, in this order.
+
+        Returns
+        -------
+        Genotypes
+            A narrowed view (nothing is read).
+        """
         out = self
         if snps is not None:
             out = out.select_snps(snps)
@@ -236,7 +366,13 @@ class Genotypes:
 
     def impute_mean(self) -> "Genotypes":
         """Missing calls replaced by each SNP's mean dosage over these people. A SNP with
-        no called genotype at all is an error (remove it first, e.g. ``geno=``)."""
+        no called genotype at all is an error (remove it first, e.g. ``geno=``).
+
+        Returns
+        -------
+        Genotypes
+            The same view with imputation recorded in ``imputation``.
+        """
         stats = snp_statistics(self)
         empty = stats.index[stats["n_called"].to_numpy() == 0]
         if len(empty):
@@ -250,11 +386,28 @@ class Genotypes:
         return self._narrow(impute_means=means, imputation={"method": "mean", "n_imputed": n_imputed})
 
     def raw(self) -> "Genotypes":
-        """The same view with missing calls left missing (undoes :meth:`impute_mean`)."""
+        """The same view with missing calls left missing (undoes :meth:`impute_mean`).
+
+        Returns
+        -------
+        Genotypes
+            The view without imputation.
+        """
         return self._narrow(impute_means=None, imputation=None)
 
     def qc(self, **thresholds: Any) -> "Genotypes":
-        """:func:`ntkmixed.qc.qc` on this object."""
+        """:func:`ntkmixed.qc.qc` on this object.
+
+        Parameters
+        ----------
+        **thresholds
+            ``maf``, ``geno``, ``mind``, ``hwe``, ``impute`` as :func:`ntkmixed.qc.qc` takes them.
+
+        Returns
+        -------
+        Genotypes
+            The people and SNPs that pass, with the report in ``qc_report``.
+        """
         from .qc import qc
 
         return qc(self, **thresholds)
@@ -296,32 +449,50 @@ def _as_list(values: Any, name: str) -> list[Any]:
 
 
 def _read_table(path: Path, columns: list[str], dtypes: dict[str, Any]) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment=None)
-    except pd.errors.EmptyDataError:
-        raise NtkmixedError(f"{path} is empty.") from None
-    except pd.errors.ParserError as exc:
-        raise NtkmixedError(f"{path} is not a whitespace-separated table: {exc}") from None
-    if table.shape[1] != len(columns):
+    table = read_table(path, what=f".{path.suffix.lstrip('.')} file")
+    frame = table.frame
+    if frame.shape[1] != len(columns):
         raise NtkmixedError(
-            f"{path} must have {len(columns)} columns ({' '.join(columns)}). Got {table.shape[1]}."
+            f"{path} must have {len(columns)} columns ({' '.join(columns)}). Got {frame.shape[1]}."
         )
-    table.columns = columns
+    frame.columns = columns
     for column, dtype in dtypes.items():
         if dtype is str:
+            frame[column] = frame[column].astype(object)
             continue
-        converted = pd.to_numeric(table[column], errors="coerce")
-        bad = converted.isna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise NtkmixedError(
-                f"{path}, line {row + 1}: column {column!r} must be numeric. Got {table[column].iloc[row]!r}."
-            )
-        table[column] = converted.astype(dtype)
-    for column, dtype in dtypes.items():
-        if dtype is str:
-            table[column] = table[column].astype(object)
-    return table
+        values = numeric_column(table, column, f"column {column!r}", what=f".{path.suffix.lstrip('.')} file")
+        if dtype is np.int64 and (values != np.round(values)).any():
+            row = int(np.flatnonzero((values != np.round(values)).to_numpy())[0])
+            raise NtkmixedError(f"{path}, line {table.line(row)}: column {column!r} must be a whole number. "
+                                f"Got {frame[column].iloc[row]!r}.")
+        frame[column] = values.astype(dtype)
+    return frame
+
+
+#: SNP blocks whose padding bits are checked (spread over the file)
+_PADDING_CHECKS = 4096
+
+
+def _check_padding(path: Path, n_samples: int, n_snps: int) -> None:
+    """PLINK writes zeros in the unused 2-bit slots at the end of each SNP's block (when the
+    number of people is not a multiple of 4). Non-zero padding means the .bed holds
+    genotypes for more people than the .fam lists, which the file size cannot show when
+    the difference stays within the last byte."""
+    used = n_samples % 4
+    if used == 0 or n_snps == 0:
+        return
+    bytes_per_snp = (n_samples + 3) // 4
+    blocks = np.unique(np.linspace(0, n_snps - 1, min(n_snps, _PADDING_CHECKS)).astype(np.int64))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_snps, bytes_per_snp))
+    last = np.asarray(data[blocks, -1])
+    del data
+    nonzero = int(np.count_nonzero(last >> (2 * used)))
+    if nonzero:
+        raise NtkmixedError(
+            f"{path} does not match its .fam: the padding bits after the {n_samples} people of the .fam are "
+            f"not zero in {nonzero} of the {blocks.size} SNP blocks checked, so the .bed holds genotypes for "
+            "more people than the .fam lists (a .fam that belongs to another .bed?)."
+        )
 
 
 def _check_bed(path: Path, n_samples: int, n_snps: int) -> None:
@@ -338,6 +509,7 @@ def _check_bed(path: Path, n_samples: int, n_snps: int) -> None:
     bytes_per_snp = (n_samples + 3) // 4
     expected = 3 + n_snps * bytes_per_snp
     if size == expected:
+        _check_padding(path, n_samples, n_snps)
         return
     held = (size - 3) / bytes_per_snp if bytes_per_snp else float("nan")
     what = "truncated" if size < expected else "longer than expected"

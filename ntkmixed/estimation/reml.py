@@ -31,7 +31,24 @@ _H_MAX = 1.0 - 1e-5
 
 def reml(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
     """REML: a 1-D profile search where the engine profiles the likelihood (one kernel;
-    ``tol``/``max_iter`` unused there), AI-REML otherwise."""
+    ``tol``/``max_iter`` unused there), AI-REML otherwise.
+
+    Parameters
+    ----------
+    problem : Problem
+        (y, X, kernels) prepared by an engine (:func:`build_problem`).
+    constrain : bool, default True
+        Hold the components (the residual included) ≥ 0, recording the boundary.
+    tol : float, default 1e-8
+        Relative change of θ at which an iterative estimator stops.
+    max_iter : int, default 200
+        Most iterations of an iterative estimator.
+
+    Returns
+    -------
+    VarianceFit
+        θ̂, its covariance, convergence facts, the boundary and the REML log-likelihood.
+    """
     if problem.supports_profile:
         return _reml_profiled(problem, constrain)
     return _reml_ai(problem, constrain, tol, max_iter)
@@ -39,7 +56,8 @@ def reml(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_ite
 
 def _reml_profiled(problem: Problem, constrain: bool) -> VarianceFit:
     h_min = 0.0 if constrain else problem.smallest_profile_h()
-    grid = np.concatenate([np.linspace(h_min, _H_MAX, 101)])
+    # engines whose evaluations are costly (a Gram or a factorisation each) ask for fewer
+    grid = np.linspace(h_min, _H_MAX, int(getattr(problem, "profile_grid_points", 101)))
     values = np.array([problem.profile_reml(h)[0] for h in grid])
     best = int(np.argmax(values))
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]

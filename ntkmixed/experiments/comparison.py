@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import kernels
 from .._runtime import show_progress
-from .._validation import check_positive_float, check_positive_int
+from .._validation import check_positive_float, check_positive_int, examples
 from ..data.design import formula_from_columns
 from ..data.genotypes import coerce_genotypes
 from ..exceptions import NtkmixedError
@@ -106,9 +106,15 @@ def compare(
         extra inputs of the network (categoricals one-hot coded).
     progress
         tqdm bar over splits: ``None`` = only when stderr is a terminal.
+    depth, width, kernel_seed
+        The network of the NTK methods: hidden layers, width of the empirical NTK and its
+        initialisation seed (``NNGP`` and the analytic NTK use ``depth`` only).
     krr_options, nn_options
         Extra arguments of :func:`ntkmixed.krr` (e.g. ``lambdas``, ``cv``) and of
         :class:`~ntkmixed.nn.MLPRegressor`.
+    scenario_options
+        Arguments of :func:`ntkmixed.simulate.phenotype` when ``phenotype`` is a scenario
+        name.
 
     Returns
     -------
@@ -263,23 +269,50 @@ def _nn_runner(options, has_covariates):
 
 # --- helpers --------------------------------------------------------------------------
 def _as_phenotype(phenotype: Any, ids: pd.Index) -> pd.Series:
+    """The phenotype as float64 by sample ID: numbers, NaN for missing (those people are
+    left out); text and infinite values are errors naming the people."""
     if isinstance(phenotype, pd.DataFrame):
         if phenotype.shape[1] != 1:
             raise NtkmixedError(f"The 'phenotype' argument of compare must be one column. Got {phenotype.shape[1]}.")
         phenotype = phenotype.iloc[:, 0]
     if isinstance(phenotype, pd.Series):
-        y = pd.to_numeric(phenotype, errors="coerce").astype(float)
-        unknown = y.index.difference(ids)
-        if len(unknown) == len(y):
-            raise NtkmixedError("The 'phenotype' Series of compare shares no sample ID with the genotypes.")
+        y = _numeric_phenotype(phenotype)
+        if not y.index.isin(ids).any():
+            raise NtkmixedError(
+                f"The 'phenotype' Series of compare shares no sample ID with the genotypes: it has "
+                f"{examples(list(y.index[:3]), 3)}…, the genotypes {examples(list(ids[:3]), 3)}….")
         return y.reindex(ids).rename("y")
-    values = np.asarray(phenotype, dtype=np.float64).reshape(-1)
+    try:
+        values = np.asarray(phenotype, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise NtkmixedError(
+            f"The 'phenotype' argument of compare must be numeric (a Series indexed by sample ID, an array, "
+            f"or a scenario name). Got a {type(phenotype).__name__} with non-numeric values.") from None
     if values.size != len(ids):
         raise NtkmixedError(
             f"Found input variables with inconsistent numbers of samples: genotypes {len(ids)}, "
             f"phenotype {values.size}."
         )
-    return pd.Series(values, index=ids, name="y")
+    return _numeric_phenotype(pd.Series(values, index=ids, name="y"))
+
+
+def _numeric_phenotype(phenotype: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(phenotype) and not pd.api.types.is_bool_dtype(phenotype):
+        y = phenotype.astype(np.float64)
+    else:
+        y = pd.to_numeric(phenotype, errors="coerce").astype(np.float64)
+        text = phenotype.notna() & y.isna()
+        if text.any():
+            raise NtkmixedError(
+                f"The 'phenotype' argument of compare must be numeric (NaN for missing). Got non-numeric "
+                f"values for {int(text.sum())} people: "
+                + ", ".join(f"{i!r}: {v!r}" for i, v in phenotype[text].iloc[:5].items()) + ".")
+    infinite = np.isinf(y.to_numpy())
+    if infinite.any():
+        raise NtkmixedError(
+            f"The 'phenotype' argument of compare has infinite values for {int(infinite.sum())} people: "
+            f"{examples(list(y.index[infinite]))}.")
+    return y
 
 
 def _training_frame(y: pd.Series, covariates: pd.DataFrame | None, where: str) -> pd.DataFrame:

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option, check_positive_float, check_positive_int
+from .._validation import check_option, check_positive_float, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ..data.genotypes import coerce_genotypes, standardize
 from .kernel_traits import KernelTraits, from_kernel  # noqa: F401 (public: simulate.from_kernel)
@@ -71,6 +71,23 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 def transform(scenario: Scenario, g: np.ndarray, **params: float) -> np.ndarray:
     """The genetic value ``f(g)`` of a scenario (before rescaling); see the module table.
 
+    Parameters
+    ----------
+    scenario : {"linear", "hyperbolic", "power", "cosh", "ricker"}
+        The genetic architecture.
+    g : numpy.ndarray
+        Additive genetic values.
+    **params : float
+        The scenario's own parameters (``curvature``, ``gamma``, ``optimum``); defaults
+        in the module table.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``f(g)``, elementwise.
+
+    Examples
+    --------
     >>> transform("power", np.array([-2.0, 0.5]), gamma=2.0)
     array([-4.  ,  0.25])
     """
@@ -142,7 +159,12 @@ class SimulatedPhenotype:
         return genetic / (genetic + noise) if genetic + noise > 0 else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
-        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID."""
+        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame(
             {
                 "y": self.y,
@@ -208,6 +230,7 @@ def phenotype(
     if h2 > 1.0:
         raise NtkmixedError(f"The 'h2' parameter of {where} must lie in [0, 1]. Got {h2!r} instead.")
     genetic_variance = check_positive_float(genetic_variance, "genetic_variance", where)
+    seed = check_seed(seed, "seed", where, allow_none=True)
     matrix, ids, snp_names = coerce_genotypes(genotypes, "genotypes", where)
     if ids is None:
         ids = pd.Index([f"id{i + 1}" for i in range(matrix.shape[0])])
@@ -294,12 +317,31 @@ def genotypes(
     real data; the first p biallelic sites with minor-allele frequency ≥ ``min_maf`` are
     kept. ``method="binomial"`` draws independent SNPs (no LD) with allele frequencies
     uniform on [``min_maf``, 0.5] — quick, but unrealistically uncorrelated.
+
+    Parameters
+    ----------
+    n : int
+        Number of people (≥ 2).
+    p : int
+        Number of SNPs.
+    seed : int, optional
+        Seed of the simulation (msprime's random seed or ``numpy.random.default_rng``).
+    method : {"msprime", "binomial"}, default "msprime"
+        Coalescent with LD, or independent SNPs.
+    min_maf : float, default 0.05
+        Smallest minor-allele frequency kept (below 0.5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        n × p dosages indexed ``"id1"``…, columns ``"snp1"``….
     """
     where = "simulate.genotypes"
     n = check_positive_int(n, "n", where, minimum=2)
     p = check_positive_int(p, "p", where)
     method = check_option(method, "method", ("msprime", "binomial"), where)
     min_maf = check_positive_float(min_maf, "min_maf", where)
+    seed = check_seed(seed, "seed", where, allow_none=True)
     if min_maf >= 0.5:
         raise NtkmixedError(f"The 'min_maf' parameter of {where} must be below 0.5. Got {min_maf!r}.")
     if method == "binomial":

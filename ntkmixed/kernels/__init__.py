@@ -10,9 +10,8 @@ from .diagnostics import KernelDiagnostics, diagnose, sample_variance_factor
 from .grm import GRM
 from .normalize import Normalization
 from .ntk import NTK
-from .precomputed import Precomputed
+from .nystrom import Nystrom
+from .precomputed import Precomputed, PrecomputedFactor
 
-__all__ = [
-    "Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian",
-    "KernelDiagnostics", "diagnose", "sample_variance_factor",
-]
+__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "PrecomputedFactor", "Normalization", "NTK", "NNGP", "Polynomial",
+           "Gaussian", "Nystrom", "KernelDiagnostics", "diagnose", "sample_variance_factor"]

@@ -298,6 +298,22 @@ def gram_diag(
     return (diag / n_init).numpy()
 
 
+def memory_needed(n1: int, n2: int, p: int, width: int, depth: int, plan: Plan, diagonal_only: bool = False) -> dict[str, float]:
+    """Bytes a :func:`gram` (or :func:`gram_diag`) call allocates at its peak, by part:
+    the weights (drawn float64 on the CPU, plus their scaled copy on the device), the
+    result (float64, CPU), the features of a panel and a block, and the work buffers."""
+    itemsize = torch.finfo(plan.dtype).bits // 8
+    parameters = float(width) * p + (depth - 1) * float(width) ** 2 + width
+    row_bytes = itemsize * (p + 2.0 * depth * width)
+    panel = 0 if diagonal_only else min(plan.panel, n2)
+    return {
+        "weights": parameters * (8 + itemsize),
+        "result": 8.0 * (n1 if diagonal_only else n1 * n2),
+        "features": row_bytes * (panel + plan.block),
+        "buffers": 0.0 if diagonal_only else 3.0 * itemsize * max(plan.block, plan.gram_block) * panel,
+    }
+
+
 def block_count(n1: int, n2: int, plan: Plan, symmetric: bool) -> int:
     """Row blocks processed by :func:`gram` for one initialisation (progress-bar total)."""
     total = 0

@@ -12,12 +12,29 @@ from ._checks import gram_inputs
 from .base import Kernel
 
 
+#: rows up to which :meth:`Gaussian.fixed_on` takes the median over all pairs
+MEDIAN_EXACT_ROWS = 20000
+#: rows whose pairs give the median beyond that
+MEDIAN_SAMPLE = 5000
+
+
 class Polynomial(Kernel):
     """Polynomial kernel on standardised genotypes:
 
         K(z, z') = (z·z'/p + c)^degree
 
     ``degree=1, c=0`` is the GRM; higher degrees add SNP-by-SNP interactions.
+
+    Parameters
+    ----------
+    degree : int, default 2
+        Power of the kernel (≥ 1).
+    c : float, default 1.0
+        Constant added before the power (≥ 0).
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"Polynomial"``).
     """
 
     def __init__(self, degree: int = 2, c: float = 1.0, normalize: str | None = "mean-diag", name: str | None = None):
@@ -52,6 +69,15 @@ class Gaussian(Kernel):
     uses the pairs of ``Z_train`` (the second argument), so a cross-kernel for new people
     uses the bandwidth learned on the training people. The median costs O(n²p) on the
     reference rows. K(z, z) = 1.
+
+    Parameters
+    ----------
+    bandwidth : float, optional
+        Length scale (> 0); default the median heuristic above.
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"Gaussian"``).
     """
 
     def __init__(self, bandwidth: float | None = None, normalize: str | None = "mean-diag", name: str | None = None):
@@ -62,7 +88,18 @@ class Gaussian(Kernel):
         return {"bandwidth": self.bandwidth}
 
     def bandwidth_for(self, Z_reference: np.ndarray) -> float:
-        """The bandwidth used when ``Z_reference`` are the training rows."""
+        """The bandwidth used when ``Z_reference`` are the training rows.
+
+        Parameters
+        ----------
+        Z_reference : numpy.ndarray
+            Standardised genotypes of the training people, n × p.
+
+        Returns
+        -------
+        float
+            ``bandwidth`` if it was given, else the median pairwise distance.
+        """
         if self.bandwidth is not None:
             return self.bandwidth
         Z_reference, _ = gram_inputs(Z_reference, None, "Gaussian")
@@ -77,6 +114,20 @@ class Gaussian(Kernel):
                 "rows are identical); pass bandwidth=... explicitly."
             )
         return median
+
+    def fixed_on(self, Z_reference: np.ndarray, seed: int = 0) -> "Gaussian":
+        """This kernel with its bandwidth fixed on the training rows, for code that
+        evaluates the kernel in blocks (Nyström, on-the-fly products): the median over
+        all pairs up to MEDIAN_EXACT_ROWS rows (the rule of :meth:`gram`), over the pairs
+        of MEDIAN_SAMPLE rows drawn with ``seed`` beyond (all pairs would need an n×n
+        array)."""
+        if self.bandwidth is not None:
+            return self
+        rows = Z_reference
+        if Z_reference.shape[0] > MEDIAN_EXACT_ROWS:
+            chosen = np.random.default_rng(seed).choice(Z_reference.shape[0], MEDIAN_SAMPLE, replace=False)
+            rows = Z_reference[np.sort(chosen)]
+        return Gaussian(bandwidth=self.bandwidth_for(rows), normalize=self.normalize, name=self.name)
 
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
         Z1, Z2 = gram_inputs(Z1, Z2, "Gaussian")

@@ -40,7 +40,25 @@ _FROBENIUS_PROBES = 64
 
 @dataclass(frozen=True)
 class KernelDiagnostics:
-    """Diagnostics of one kernel on the training people (module docstring)."""
+    """Diagnostics of one kernel on the training people (module docstring).
+
+    Parameters
+    ----------
+    n : int
+        People.
+    mean_diagonal, mean_off_diagonal : float
+        Means of the diagonal and of the off-diagonal entries.
+    constant_share : float
+        mean(K) / mean(diag K), the share an intercept absorbs.
+    sample_variance_factor : float
+        D = (tr K − 1ᵀK1/n)/(n − 1).
+    effective_rank : float
+        (tr K_c)² / ‖K_c‖²_F of the centred kernel.
+    nugget_share : float
+        λ_min(K_c on 1⊥)·(n − 1)/tr K_c.
+    nugget_method : str
+        How λ_min was found.
+    """
 
     n: int
     mean_diagonal: float
@@ -52,12 +70,34 @@ class KernelDiagnostics:
     nugget_method: str
 
     def to_series(self, name: str | None = None) -> pd.Series:
+        """The diagnostics as a labelled Series.
+
+        Parameters
+        ----------
+        name : str, optional
+            The Series' name (the kernel's component name, say).
+
+        Returns
+        -------
+        pandas.Series
+        """
         return pd.Series(asdict(self), name=name)
 
 
 def sample_variance_factor(kernel: KernelOperator | np.ndarray) -> float:
     """D = (tr K − 1ᵀK1/n)/(n − 1): a variance component times D is the expected sample
-    variance of its random effect over the training people."""
+    variance of its random effect over the training people.
+
+    Parameters
+    ----------
+    kernel : KernelOperator or array
+        The n×n kernel matrix (n ≥ 2), or an operator that offers its diagonal and mean
+        entry.
+
+    Returns
+    -------
+    float
+    """
     operator = as_operator(kernel)
     n = operator.n
     if n < 2:
@@ -67,9 +107,19 @@ def sample_variance_factor(kernel: KernelOperator | np.ndarray) -> float:
 
 
 def diagnose(K) -> KernelDiagnostics:
-    """Heritability diagnostics of a kernel matrix (an n×n array, or a kernel operator):
-    mean diagonal, mean off-diagonal, constant share, sample-variance factor D, effective
-    rank and nugget share (see :mod:`ntkmixed.kernels.diagnostics`)."""
+    """Heritability diagnostics of a kernel matrix: mean diagonal, mean off-diagonal,
+    constant share, sample-variance factor D, effective rank and nugget share (see
+    :mod:`ntkmixed.kernels.diagnostics`).
+
+    Parameters
+    ----------
+    K : array or KernelOperator
+        An n×n PSD kernel matrix (n ≥ 2, finite), or a kernel operator.
+
+    Returns
+    -------
+    KernelDiagnostics
+    """
     if isinstance(K, KernelOperator):
         operator = K
     else:

@@ -20,6 +20,19 @@ class GRM(Kernel):
 
     On the training people it is handed to engines as its factor F = Z/√p (scaled by the
     normalisation), so K = F Fᵀ is formed only when an engine needs the n×n matrix.
+
+    Parameters
+    ----------
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    name : str, optional
+        Name of the variance component in results (default: ``"GRM"``).
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> nm.GRM()
+    GRM()
     """
 
     def training_operator(self, train: Samples, normalization: Normalization, raw_diagonal: np.ndarray) -> FactorOperator:

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .._runtime import progress_bar, stderr_is_terminal
-from .._validation import check_option, check_positive_int
+from .._runtime import available_memory, format_bytes, progress_bar, stderr_is_terminal
+from .._validation import MAX_SEED, check_flag, check_option, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ._checks import gram_inputs
-from .analytic import arccos_kernels, check_depth
+from .analytic import arccos_kernels, check_depth, deep_kernel_warning
 from .base import Kernel
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -58,7 +58,43 @@ class NTK(Kernel):
     of :meth:`params`, equality or ``repr`` (a saved kernel is rebuilt with the defaults),
     except ``dtype``, which changes the values.
 
-    ``gram`` returns float64 NumPy arrays whatever the compute dtype.
+    ``gram`` returns float64 NumPy arrays whatever the compute dtype. ``seed`` is an
+    integer in [0, 2**63 − 1] (what a torch generator holds), with ``seed + n_init − 1``
+    in that range too. Before an empirical kernel allocates anything, its peak memory
+    (weights, result, features, buffers) is estimated and compared with the memory
+    available: too large an estimate is an error that says how much is needed.
+
+    Parameters
+    ----------
+    depth : int, default 2
+        Number of hidden layers L (≥ 1).
+    width : int, "inf" or None, default 2000
+        Hidden-layer width of the empirical kernel; ``None`` or ``"inf"`` for the
+        analytic infinite-width kernel.
+    seed : int, default 0
+        Seed of the first initialisation (≥ 0); ignored by the analytic kernel.
+    n_init : int, default 1
+        Number of independent initialisations averaged (1 for the analytic kernel).
+    normalize : {"mean-diag", "unit-diag", "none"}, default "mean-diag"
+        Normalisation applied by the model (mean training diagonal 1, cosine, or none).
+    dtype : {"float64", "float32"}, default "float64"
+        Compute precision of the empirical kernel.
+    device : str, default "auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    block_size : int, optional
+        Rows per block (default: chosen to bound memory).
+    progress : bool, optional
+        Progress bar for long builds (default: only when stderr is a terminal).
+    name : str, optional
+        Name of the variance component in results (default: ``"NTK"``).
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> nm.NTK(depth=3, width=4096, seed=1)
+    NTK(depth=3, width=4096, seed=1)
+    >>> nm.NTK(depth=3, width=None)
+    NTK(depth=3, width='inf')
     """
 
     def __init__(
@@ -77,8 +113,13 @@ class NTK(Kernel):
         super().__init__(normalize=normalize, name=name)
         self.depth = check_depth(depth, "NTK")
         self.width = _check_width(width)
-        self.seed = check_positive_int(seed, "seed", "NTK", minimum=0)
+        self.seed = check_seed(seed, "seed", "NTK")
         self.n_init = check_positive_int(n_init, "n_init", "NTK")
+        if self.seed + self.n_init - 1 > MAX_SEED:
+            raise NtkmixedError(
+                f"The 'seed' and 'n_init' parameters of NTK seed initialisations seed, …, seed + n_init - 1, "
+                f"which must stay below 2**63. Got seed={seed!r}, n_init={n_init!r}."
+            )
         if self.width is None and self.n_init != 1:
             raise NtkmixedError(
                 "The 'n_init' parameter of NTK must be 1 when width is infinite: the "
@@ -92,9 +133,7 @@ class NTK(Kernel):
             )
         self.device = device
         self.block_size = None if block_size is None else check_positive_int(block_size, "block_size", "NTK")
-        if progress is not None and not isinstance(progress, bool):
-            raise NtkmixedError(f"The 'progress' parameter of NTK must be True, False or None. Got {progress!r} instead.")
-        self.progress = progress
+        self.progress = check_flag(progress, "progress", "NTK", allow_none=True)
 
     @property
     def analytic(self) -> bool:
@@ -121,7 +160,20 @@ class NTK(Kernel):
 
     # --- kernel values ----------------------------------------------------------------
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
-        """Un-normalised Θ(Z1[i], Z2[j]) (Z2 = Z1 when None), float64."""
+        """Un-normalised Θ(Z1[i], Z2[j]) (Z2 = Z1 when None), float64.
+
+        Parameters
+        ----------
+        Z1 : numpy.ndarray
+            Standardised genotypes, n₁ × p.
+        Z2 : numpy.ndarray, optional
+            Second set of rows, n₂ × p (default ``Z1``).
+
+        Returns
+        -------
+        numpy.ndarray
+            n₁ × n₂ float64 kernel matrix.
+        """
         Z1, Z2 = gram_inputs(Z1, Z2, "NTK")
         if self.analytic:
             return arccos_kernels(Z1, Z2, self.depth)[1]
@@ -130,6 +182,7 @@ class NTK(Kernel):
         n1, p = Z1.shape
         n2 = n1 if Z2 is None else Z2.shape[0]
         plan = engine.make_plan(n1, n2, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n1, n2, p, self.width, self.depth, plan), plan)
         flops = self.n_init * engine.estimated_flops(n1, n2, p, self.width, self.depth, Z2 is None)
         bar = self._progress_bar(
             engine.block_count(n1, n2, plan, Z2 is None) * self.n_init, flops, plan.device.type
@@ -141,7 +194,18 @@ class NTK(Kernel):
                 bar.close()
 
     def gram_diag(self, Z: np.ndarray) -> np.ndarray:
-        """Θ(Z[i], Z[i]) without the full matrix."""
+        """Θ(Z[i], Z[i]) without the full matrix.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray
+            Standardised genotypes, n × p.
+
+        Returns
+        -------
+        numpy.ndarray
+            The n diagonal entries.
+        """
         Z, _ = gram_inputs(Z, None, "NTK")
         if self.analytic:
             return (self.depth + 1) * np.einsum("ij,ij->i", Z, Z) / Z.shape[1]
@@ -149,15 +213,33 @@ class NTK(Kernel):
 
         n, p = Z.shape
         plan = engine.make_plan(n, n, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n, n, p, self.width, self.depth, plan, diagonal_only=True), plan)
         return engine.gram_diag(Z, self._weights_of(p), self.n_init, plan)
 
     def network(self, p: int, init: int = 0):
         """The seeded float64 ``torch.nn.Module`` (initialisation ``init``) for ``p``
-        inputs whose parameter Jacobian defines this kernel: ``Θ = J Jᵀ``."""
+        inputs whose parameter Jacobian defines this kernel: ``Θ = J Jᵀ``.
+
+        Parameters
+        ----------
+        p : int
+            Number of inputs (SNPs).
+        init : int, default 0
+            Which initialisation (its weights are drawn with seed ``seed + init``).
+
+        Returns
+        -------
+        torch.nn.Module
+            The network at initialisation.
+        """
         if self.analytic:
             raise NtkmixedError("NTK(width='inf') is the infinite-width limit; it has no finite network.")
         p = check_positive_int(p, "p", "NTK.network")
         init = check_positive_int(init, "init", "NTK.network", minimum=0)
+        from . import _ntk_torch as engine
+
+        plan = engine.make_plan(1, 1, p, self.width, self.depth, "float64", "cpu", None)
+        self._check_memory(engine.memory_needed(1, 1, p, self.width, self.depth, plan, diagonal_only=True), plan)
         if init >= self.n_init:
             raise NtkmixedError(
                 f"The 'init' argument of NTK.network must be below n_init={self.n_init}. Got {init}."
@@ -166,7 +248,43 @@ class NTK(Kernel):
 
         return engine.ReLUNetwork(engine.init_weights(self.seed + init, p, self.width, self.depth))
 
+    def identifiability_warning(self) -> str | None:
+        return deep_kernel_warning(self, self.depth)
+
+    def check_memory(self, n: int, p: int) -> None:
+        """An error saying how much memory is needed when the n×n kernel of n people and
+        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes)."""
+        if self.analytic:
+            return
+        from . import _ntk_torch as engine
+
+        plan = engine.make_plan(n, n, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n, n, p, self.width, self.depth, plan), plan)
+
     # --- helpers ----------------------------------------------------------------------
+    def _check_memory(self, needed: dict[str, float], plan) -> None:
+        """An error, before anything is allocated, when the peak memory of the build
+        exceeds what is available (CPU memory; on CUDA also the device's free memory)."""
+        total = sum(needed.values())
+        available = available_memory()
+        if plan.device.type == "cuda":
+            import torch
+
+            free, _ = torch.cuda.mem_get_info(plan.device)
+            on_device = needed["weights"] / 2 + needed["features"] + needed["buffers"]
+            if on_device > free:
+                self._too_large(on_device, free, "free on the GPU")
+        if available is not None and total > available:
+            self._too_large(total, available, "available on this machine")
+
+    def _too_large(self, needed: float, available: float, where: str) -> None:
+        hidden = "" if self.depth == 1 else f", {self.depth - 1} hidden layer(s) of {self.width} × {self.width}"
+        raise NtkmixedError(
+            f"The 'width' parameter of NTK is too large for memory: {self!r} needs about "
+            f"{format_bytes(needed)} (weights{hidden}, float64), and {format_bytes(available)} is {where}. "
+            "Use a smaller width, or width=None for the infinite-width kernel, which needs no weights."
+        )
+
     def _weights_of(self, p: int):
         from . import _ntk_torch as engine
 

@@ -48,9 +48,12 @@ class TrainedKernel:
 
     def cross(self, new: Samples, train: Samples) -> np.ndarray:
         """Normalised K(new, train) with the training constants."""
-        raw = self.kernel.cross_gram(new, train)
-        new_diag = self.kernel.diag_of(new) if self.normalization.rule == "unit-diag" else None
-        return self.normalization.apply_cross(raw, new_diag)
+        return self.kernel.normalized_cross(new, train, self.normalization)
+
+    def cross_times(self, new: Samples, train: Samples, vectors: np.ndarray) -> np.ndarray:
+        """Normalised K(new, train) @ vectors: what prediction needs (an approximate
+        kernel computes it without the new × train matrix)."""
+        return self.kernel.normalized_cross_times(new, train, self.normalization, vectors)
 
 
 def as_kernel_list(kernel: Any, where: str = "fit") -> list[Kernel]:
@@ -90,6 +93,6 @@ def train_kernels(kernels: list[Kernel], samples: Samples) -> list[TrainedKernel
     for kernel in kernels:
         raw_diagonal = np.asarray(kernel.diag_of(samples), dtype=np.float64)
         normalization = Normalization.from_diagonal(kernel.normalize, raw_diagonal)
-        operator = kernel.training_operator(samples, normalization, raw_diagonal)
+        kernel, operator = kernel.trained_on(samples, normalization, raw_diagonal)
         trained.append(TrainedKernel(kernel=kernel, normalization=normalization, operator=operator))
     return trained

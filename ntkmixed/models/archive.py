@@ -2,18 +2,17 @@
 
 File format (``.npz``, readable with ``numpy.load(path, allow_pickle=False)``): a NumPy
 archive whose entry ``__meta__`` is a JSON document (format version, kind of model,
-formula, kernels, estimates, diagnostics) and whose other entries are plain numeric or
-unicode arrays (design matrix, response, sample IDs, training genotypes and their
-standardisation, normalisation constants, precomputed kernel matrices, the vectors that
-prediction needs). Everything ``predict`` needs round-trips; nothing executes code on
-load.
+formula, kernels, estimates, diagnostics, and a checksum of every array) and whose other
+entries are plain numeric or unicode arrays (design matrix, response, sample IDs, training
+genotypes and their standardisation, normalisation constants, precomputed kernel
+matrices, the vectors that prediction needs). Everything ``predict`` needs round-trips,
+sample IDs with their types (int, float, str, bool, or a mix of those); nothing executes
+code on load. The file layer (atomic writes, checksums, damage → ``ArchiveError``) is
+:mod:`ntkmixed.models.archive_file`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -25,12 +24,11 @@ from .. import kernels as kernel_module
 from .._runtime import plain_scalar
 from ..data.design import Design
 from ..data.genotypes import Standardization
-from ..exceptions import NtkmixedError
+from ..exceptions import ArchiveError, NtkmixedError
 from ..kernels.normalize import Normalization
-from ..kernels.precomputed import Precomputed
+from ..kernels.precomputed import Precomputed, PrecomputedFactor
 from ..kernels.trained import TrainedKernel
-
-FORMAT_VERSION = 1
+from .archive_file import FORMAT_VERSION, checked_path, read_archive, write_archive  # noqa: F401 (used by results)
 
 #: kind of results ("lmm", "krr", …) -> function (meta, arrays) -> results object; each
 #: results module registers its own kind, so loading needs no import of the result types
@@ -43,63 +41,89 @@ def register_kind(kind: str, loader: Callable[[dict, dict[str, np.ndarray]], Any
 
 
 def load(path: Any):
-    """Load results saved with their ``save`` method (a kernel LMM, a KRR, …)."""
+    """Load results saved with their ``save`` method (a kernel LMM, a KRR, …). A file that
+    is missing, damaged, altered or not an ntkmixed model raises
+    :class:`~ntkmixed.exceptions.ArchiveError` naming it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An archive written by ``save`` (``.npz`` with a JSON header; no pickle).
+
+    Returns
+    -------
+    LMMResults or KRRResults
+        The results of the kind the archive records, ready to ``predict``.
+    """
+    path = checked_path(path, "load")
     meta, arrays = read_archive(path)
     kind = meta.get("kind")
     if kind not in _LOADERS:
-        raise NtkmixedError(f"{os.fspath(path)!r} holds an unknown kind of model: {kind!r}.")
-    return _LOADERS[kind](meta, arrays)
-
-
-# --- archive --------------------------------------------------------------------------
-def write_archive(path: Any, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically: a temporary file in the target directory, then rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise NtkmixedError(f"Cannot save to {path!r}: directory {directory!r} does not exist.")
-    payload = {"__meta__": np.array(json.dumps({"format_version": FORMAT_VERSION, **meta}))}
-    for name, value in arrays.items():
-        array = np.asarray(value)
-        if array.dtype == object:
-            raise TypeError(f"archive entry {name!r} has object dtype; convert it first")
-        payload[name] = array
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+        raise ArchiveError(f"{path!r} holds an unknown kind of model: {kind!r} (known: {sorted(_LOADERS)}).")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **payload)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        return _LOADERS[kind](meta, arrays)
+    except ArchiveError:
         raise
+    except (NtkmixedError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        what = f"missing entry or header field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ArchiveError(f"{path!r} is not a valid ntkmixed {kind} model ({what}).") from None
 
 
-def read_archive(path: Any) -> tuple[dict, dict[str, np.ndarray]]:
-    try:
-        with np.load(os.fspath(path), allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as exc:
-        raise NtkmixedError(f"Cannot read an ntkmixed model from {os.fspath(path)!r}: {exc}") from None
-    if "__meta__" not in arrays:
-        raise NtkmixedError(f"{os.fspath(path)!r} is not an ntkmixed model file (no __meta__ entry).")
-    meta = json.loads(str(arrays.pop("__meta__")))
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise NtkmixedError(
-            f"{os.fspath(path)!r} was written by a newer ntkmixed (format {meta['format_version']})."
-        )
-    return meta, arrays
+def expect_shapes(arrays: dict[str, np.ndarray], shapes: dict[str, tuple]) -> None:
+    """A KeyError or ValueError (turned into an :class:`ArchiveError` by :func:`load`) when
+    an entry is missing or has another shape: format-1 files have no checksums, and this
+    catches what would otherwise fail inside predict."""
+    for name, shape in shapes.items():
+        if name not in arrays:
+            raise KeyError(name)
+        if tuple(arrays[name].shape) != tuple(shape):
+            raise ValueError(f"entry {name!r} has shape {arrays[name].shape}, expected {tuple(shape)}")
 
 
 # --- labelled data --------------------------------------------------------------------
+#: how each sample-ID type is stored: (code, Python type)
+_ID_TYPES = (("b", bool), ("i", int), ("f", float), ("s", str))
+
+
 def index_to_array(index: pd.Index) -> tuple[np.ndarray, str]:
+    """Sample IDs as a plain array and the kind that restores their type: ``"int"``,
+    ``"float"``, ``"str"``, or ``"mixed:<codes>"`` (one type code per ID) for a mix."""
+    if pd.api.types.is_bool_dtype(index.dtype):
+        return index.to_numpy(dtype=bool), "bool"
     if pd.api.types.is_integer_dtype(index.dtype):
         return index.to_numpy(dtype=np.int64), "int"
-    return np.array([str(v) for v in index], dtype=str), "str"
+    if pd.api.types.is_float_dtype(index.dtype):
+        return index.to_numpy(dtype=np.float64), "float"
+    codes = []
+    for value in index:
+        value = plain_scalar(value)
+        code = next((c for c, t in _ID_TYPES if type(value) is t), None)
+        if code is None:
+            raise ArchiveError(
+                f"Sample IDs of type {type(value).__name__} (e.g. {value!r}) cannot be saved; ntkmixed saves "
+                "int, float, str and bool IDs. Convert them, e.g. data.index = data.index.astype(str)."
+            )
+        codes.append(code)
+    values = np.array([str(v) for v in index], dtype=str)
+    if set(codes) <= {"s"}:
+        return values, "str"
+    return values, "mixed:" + "".join(codes)
 
 
 def index_from_array(values: np.ndarray, kind: str) -> pd.Index:
-    return pd.Index(values.astype(np.int64) if kind == "int" else values.astype(str).tolist())
+    if kind == "int":
+        return pd.Index(values.astype(np.int64))
+    if kind == "float":
+        return pd.Index(values.astype(np.float64))
+    if kind == "bool":
+        return pd.Index(values.astype(bool), dtype=object)
+    if kind.startswith("mixed:"):
+        codes = kind[len("mixed:"):]
+        if len(codes) != len(values):
+            raise ValueError(f"the sample IDs' type codes ({len(codes)}) do not match the IDs ({len(values)})")
+        parse = {"i": int, "f": float, "s": str, "b": lambda v: v == "True"}
+        return pd.Index([parse[c](str(v)) for c, v in zip(codes, values)], dtype=object)
+    return pd.Index(values.astype(str).tolist())
 
 
 def frame_to_arrays(frame: pd.DataFrame, prefix: str) -> tuple[list[dict], dict[str, np.ndarray]]:
@@ -171,12 +195,16 @@ def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
+    n, k = len(arrays["ids"]), len(meta["column_names"])
+    expect_shapes(arrays, {"y": (n,), "X": (n, k)})
     ids = index_from_array(arrays["ids"], meta["id_kind"]).rename(meta.get("id_name"))
     covariates = frame_from_arrays(meta["covariates"], arrays, "covariate_", ids)
     rhs = Formula(meta["formula"]).rhs
     spec = model_matrix(rhs, covariates.reset_index(drop=True)).model_spec
     standardization = genotypes = None
     if "genotypes" in arrays:
+        p = len(meta["snp_names"])
+        expect_shapes(arrays, {"genotypes": (n, p), "std_means": (p,), "std_sds": (p,), "std_kept": (p,)})
         standardization = Standardization(
             means=arrays["std_means"], sds=arrays["std_sds"], kept=arrays["std_kept"].astype(bool),
             snp_names=tuple(meta["snp_names"]), scale=meta.get("standardization_scale", "sample"))
@@ -190,17 +218,22 @@ def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
     )
 
 
+#: user kernels stored with their data: type name -> (class, the attribute holding the data)
+_USER_KERNELS = {"Precomputed": (Precomputed, "K"), "PrecomputedFactor": (PrecomputedFactor, "F")}
+
+
 def kernels_to_archive(trained: list[TrainedKernel]) -> tuple[list[dict], dict[str, np.ndarray]]:
     entries, arrays = [], {}
     for i, t in enumerate(trained):
         entry = {"config": t.kernel.config(), "normalization": t.normalization.rule, "scale": t.normalization.scale}
         if t.normalization.train_diag is not None:
             arrays[f"kernel{i}_train_diag"] = t.normalization.train_diag
-        if isinstance(t.kernel, Precomputed):
-            arrays[f"kernel{i}_K"] = t.kernel.K
-            values, kind = index_to_array(t.kernel.ids)
+        user_kernel = _USER_KERNELS.get(type(t.kernel).__name__)
+        if user_kernel is not None:
+            arrays[f"kernel{i}_{user_kernel[1]}"] = getattr(t.kernel, user_kernel[1])
+            values, id_kind = index_to_array(t.kernel.ids)
             arrays[f"kernel{i}_ids"] = values
-            entry["id_kind"] = kind
+            entry["id_kind"] = id_kind
         entries.append(entry)
     return entries, arrays
 
@@ -210,13 +243,14 @@ def kernels_from_archive(entries: list[dict], arrays: dict[str, np.ndarray]) -> 
     for i, entry in enumerate(entries):
         config = dict(entry["config"])
         kind = config.pop("type")
-        if kind == "Precomputed":
-            kernel = Precomputed(
-                arrays[f"kernel{i}_K"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
+        if kind in _USER_KERNELS:
+            user_kernel, field_name = _USER_KERNELS[kind]
+            kernel = user_kernel(
+                arrays[f"kernel{i}_{field_name}"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
                 name=config.get("name"), normalize=config.get("normalize"))
         else:
             cls = getattr(kernel_module, kind, None)
-            if cls is None:
+            if not (isinstance(cls, type) and issubclass(cls, kernel_module.Kernel)):
                 raise NtkmixedError(f"Unknown kernel type {kind!r} in model file.")
             kernel = cls(**config)
         normalization = Normalization(

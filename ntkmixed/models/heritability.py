@@ -22,6 +22,7 @@ likelihood-ratio interval is unchanged by a monotone reparametrisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -183,6 +184,81 @@ def conf_int(results, level: float, method: str | None) -> pd.DataFrame:
     frame["method"] = method
     frame["level"] = float(level)
     return frame
+
+
+# --- the views on results ----------------------------------------------------------------
+class HeritabilityViews:
+    """The heritability part of :class:`~ntkmixed.LMMResults`: labelled views computed from
+    ``variance_fit`` (θ̂ and its covariance), ``component_names`` and
+    ``heritability_basis``."""
+
+    heritability_basis: HeritabilityBasis
+    component_names: list[str]
+
+    @property
+    def h2_definition(self) -> str:
+        """``"sample-variance"`` or ``"kernel"`` (:mod:`ntkmixed.models.heritability`)."""
+        return self.heritability_basis.definition
+
+    @property
+    def _h2_weights(self) -> np.ndarray:
+        return self.heritability_basis.weights(len(self.component_names))
+
+    @cached_property
+    def sample_variance_factors(self) -> pd.Series:
+        """D_k = (tr K_k − 1ᵀK_k1/n)/(n − 1) per kernel (NaN for model files that predate it)."""
+        factors = self.heritability_basis.sample_variance_factors
+        values = np.full(len(self.component_names), np.nan) if factors is None else factors
+        return pd.Series(values, index=pd.Index(self.component_names, name="component"), name="D")
+
+    @cached_property
+    def kernel_diagnostics(self) -> pd.DataFrame:
+        """Per kernel: mean diagonal, mean off-diagonal, constant share, D, effective rank
+        and nugget share (:mod:`ntkmixed.kernels.diagnostics`)."""
+        diagnostics = self.heritability_basis.diagnostics
+        if diagnostics is None:
+            raise NtkmixedError("This model was saved before ntkmixed recorded kernel diagnostics; refit it.")
+        return diagnostics_table(self.component_names, diagnostics)
+
+    @cached_property
+    def heritability(self) -> pd.DataFrame:
+        """Per-component h² (by :attr:`h2_definition`) with delta-method SEs."""
+        rows = component_shares(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)
+        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
+
+    @cached_property
+    def h2(self) -> float:
+        """Total genetic heritability (by :attr:`h2_definition`; sample-variance:
+        Σ_k σ²_k D_k / (Σ_k σ²_k D_k + σ²_e))."""
+        return total_share(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)[0]
+
+    @cached_property
+    def h2_se(self) -> float:
+        """Delta-method standard error of :attr:`h2`."""
+        return total_share(self.variance_fit.theta, self.variance_fit.cov, self._h2_weights)[1]
+
+    def conf_int_h2(self, level: float = 0.95, method: str | None = None) -> pd.DataFrame:
+        """Confidence interval for h², in [0, 1].
+
+        Parameters
+        ----------
+        level : float
+            Confidence level in (0, 1).
+        method : {"profile", "wald"}, optional
+            ``"profile"`` (the default where available: one kernel, an engine that
+            profiles the likelihood): the REML likelihood-ratio interval, lme4's
+            ``confint(profile(m))``; it may start at 0 (or end at 1) when the likelihood
+            has not fallen to the cut-off by then. It comes from the REML likelihood
+            whatever method fitted the model. ``"wald"``: h² ± z·SE cut to [0, 1], per
+            component and in total.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns estimate, lower, upper, method, level; one row ``"h2"`` (one kernel)
+            or one per kernel and ``"total"``.
+        """
+        return conf_int(self, level, method)
 
 
 # --- diagnostics ------------------------------------------------------------------------

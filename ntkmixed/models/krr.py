@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._runtime import progress_context
-from .._validation import check_option, check_positive_int
+from .._validation import Boolean, Options, check, check_seed, shown, validate_params
 from ..data.design import Design
 from ..estimation.ridge import SCORINGS, check_fold_designs, check_folds, cross_validate, default_lambdas, make_folds
 from ..exceptions import BoundaryWarning, NtkmixedError, warn
@@ -24,10 +24,12 @@ from ..kernels.ntk import NTK
 from ..kernels.trained import TrainedKernel, as_kernel_list
 from .kernel_setup import KernelData, prepare
 from .krr_results import KRRResults
+from .scaling import Scaling
 
 Scoring = Literal["mse", "cor"]
 
 
+@validate_params("krr", scoring=Options(SCORINGS), progress=[Boolean(), None])
 def krr(
     formula: str,
     data: Any,
@@ -39,7 +41,7 @@ def krr(
     seed: int = 0,
     progress: bool | None = None,
 ) -> KRRResults:
-    """Kernel ridge regression with unpenalised fixed effects and a cross-validated ridge.
+    """Kernel ridge regression with unpenalised fixed effects and a cross-validated ridge::
 
         α̂ = (K + λI)⁻¹ (y − Xβ̂_λ),   β̂_λ = (XᵀV⁻¹X)⁻¹XᵀV⁻¹y with V = K + λI,
         ŷ* = X*β̂_λ + K(*, train) α̂.
@@ -70,7 +72,10 @@ def krr(
         Held-out mean squared error (minimised) or Pearson correlation (maximised), each
         averaged over folds.
     seed : int
-        Seed of the fold assignment (``numpy.random.default_rng``).
+        Seed of the fold assignment (``numpy.random.default_rng``), in [0, 2**63 − 1].
+        Folds are drawn over the people ordered by sample ID, not by row: permuting the
+        rows of ``data`` leaves the folds (and the chosen λ) unchanged; relabelling the
+        people changes them unless it keeps the IDs' order.
     progress : bool, optional
         Progress bars for the kernel build and the folds (default: only on a terminal).
 
@@ -80,8 +85,7 @@ def krr(
         The chosen λ, the score of every λ on every fold, the fit at the chosen λ and
         prediction for new people.
     """
-    scoring = check_option(scoring, "scoring", SCORINGS, "krr")
-    seed = check_positive_int(seed, "seed", "krr", minimum=0)
+    seed = check_seed(seed, "seed", "krr")
     prepared = prepare(formula, data, genotypes, _single_kernel(kernel), "krr", progress, n_parameters_extra=1)
     return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress)
 
@@ -90,8 +94,8 @@ def krr_on(prepared: KernelData, lambdas: Any = None, cv: int | str | Any = 5, s
            seed: int = 0, progress: bool | None = None) -> KRRResults:
     """:func:`krr` on an already prepared design and kernel (for example the one an LMM
     was fitted on: the kernel is not rebuilt and its eigendecomposition is reused)."""
-    scoring = check_option(scoring, "scoring", SCORINGS, "krr")
-    seed = check_positive_int(seed, "seed", "krr", minimum=0)
+    scoring = check(scoring, "scoring", "krr", Options(SCORINGS))
+    seed = check_seed(seed, "seed", "krr")
     _single_kernel([t.kernel for t in prepared.trained_kernels])
     return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress)
 
@@ -103,8 +107,11 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
     folds, cv_label = _folds(cv, design, seed)
     n_folds = 0 if folds is None else len(folds)
     with progress_context(n_folds, "cross-validation folds", progress if n_folds else False, unit="fold") as bar:
-        outcome = cross_validate(design.y, design.X, operator, grid, folds, scoring,
-                                 on_fold_done=bar.update if bar is not None else None)
+        # y and X scaled by powers of two (models/scaling.py): λ does not depend on units
+        scaling = Scaling.of(design.y, design.X)
+        outcome = scaling.cross_validation(
+            cross_validate(scaling.y(design.y), scaling.X(design.X), operator, grid, folds, scoring,
+                           on_fold_done=bar.update if bar is not None else None), scoring)
     if grid.size > 1 and outcome.best in (0, grid.size - 1):
         edge = "smallest" if outcome.best == 0 else "largest"
         warn(
@@ -119,11 +126,18 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
 def _folds(cv, design: Design, seed: int) -> tuple[list | None, str]:
     """``(folds or None for leave-one-out, label)`` from the ``cv`` argument."""
     n = design.n
-    if isinstance(cv, str):
-        check_option(cv, "cv", ("loo",), "krr")
+    if isinstance(cv, str) and cv == "loo":
         return None, "loo"
-    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
-        folds = make_folds(n, check_positive_int(cv, "cv", "krr", minimum=2), seed)
+    if isinstance(cv, (str, bool, float, np.bool_, np.floating)) or (
+            isinstance(cv, (int, np.integer)) and cv < 2):
+        raise NtkmixedError(
+            "The 'cv' parameter of krr must be an integer >= 2, 'loo', a list of (train_indices, "
+            f"test_indices) pairs or a scikit-learn splitter. Got {shown(cv)} instead."
+        )
+    if isinstance(cv, (int, np.integer)):
+        if cv > n:
+            raise NtkmixedError(f"The 'cv' parameter of krr asks for {int(cv)} folds, but the model uses {n} rows.")
+        folds = make_folds(n, int(cv), seed, ranks=id_ranks(design.ids))
         label = f"{int(cv)}-fold"
     else:
         if hasattr(cv, "split") and callable(cv.split):  # a scikit-learn splitter
@@ -132,6 +146,22 @@ def _folds(cv, design: Design, seed: int) -> tuple[list | None, str]:
         label = f"{len(folds)} user folds"
     check_fold_designs(design.X, folds)
     return folds, label
+
+
+def id_ranks(ids: pd.Index) -> np.ndarray:
+    """Rank of each row's sample ID (numbers before text, each in its natural order), so
+    that folds depend on who the people are, not on the order of the rows."""
+    def key(position: int):
+        value = ids[position]
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (0, float(value), str(value))
+        return (1 if isinstance(value, str) else 2, 0.0, f"{type(value).__name__}:{value}")
+
+    order = sorted(range(len(ids)), key=key)
+    ranks = np.empty(len(ids), dtype=np.intp)
+    ranks[order] = np.arange(len(ids))
+    return ranks
 
 
 def _score_table(outcome) -> pd.DataFrame:

@@ -6,19 +6,39 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import check_option, check_positive_float, check_positive_int
+from .._validation import Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
-from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
+from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, warn
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
 from .heritability import DEFINITIONS, HeritabilityBasis
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
+from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
+
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
+
+#: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
+FIT_OPTIONS = {
+    "method": Options(ESTIMATORS),
+    "constrain": Boolean(),
+    "tol": Interval("real", 0, None, closed="neither"),
+    "max_iter": Interval("int", 1),
+    "engine": [Options(engine_names), EngineObject()],
+    "h2_definition": Options(DEFINITIONS),
+}
 
 
 class KernelLMM:
@@ -28,7 +48,17 @@ class KernelLMM:
 
     with X from the formula's right-hand side and one normalised kernel K_k per
     variance component. Build it with :meth:`from_formula`; :meth:`fit` estimates
-    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.results.LMMResults`.
+    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.LMMResults`.
+    :func:`ntkmixed.fit` does both.
+
+    Parameters
+    ----------
+    design : Design
+        Rows used, response and fixed-effect design (from the formula).
+    trained_kernels : list of TrainedKernel
+        Each kernel with its training standardisation and normalisation.
+    names : list of str
+        Name of each genetic variance component.
     """
 
     def __init__(self, design: Design, trained_kernels: list[TrainedKernel], names: list[str]):
@@ -40,14 +70,40 @@ class KernelLMM:
     def from_formula(
         cls, formula: str, data: Any, genotypes: Any = None, kernel: Any = None, progress: bool | None = None
     ) -> "KernelLMM":
+        """The model of a formula on data and genotypes, with its kernels built.
+
+        Parameters
+        ----------
+        formula, data, genotypes, kernel, progress
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        KernelLMM
+        """
         return cls.from_kernel_data(prepare(formula, data, genotypes, GRM() if kernel is None else kernel, "fit", progress))
 
     @classmethod
     def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
-        """The model on a prepared design and trained kernels (shared with a KRR, say)."""
+        """The model on a prepared design and trained kernels (shared with a KRR, say).
+
+        Parameters
+        ----------
+        prepared : KernelData
+            Design and trained kernels from ``models.kernel_setup.prepare``.
+
+        Returns
+        -------
+        KernelLMM
+        """
         _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
+        for trained in prepared.trained_kernels:
+            message = trained.kernel.identifiability_warning()
+            if message:
+                warn(message, IdentifiabilityWarning)
         return cls(prepared.design, prepared.trained_kernels, prepared.component_names)
 
+    @validate_params("fit", **FIT_OPTIONS)
     def fit(
         self,
         method: Method = "minque1",
@@ -57,16 +113,25 @@ class KernelLMM:
         engine: str = "auto",
         h2_definition: str = "sample-variance",
     ) -> LMMResults:
-        check_option(method, "method", tuple(ESTIMATORS), "fit")
-        check_option(h2_definition, "h2_definition", DEFINITIONS, "fit")
-        if not isinstance(constrain, (bool, np.bool_)):
-            raise NtkmixedError(f"The 'constrain' parameter of fit must be True or False. Got {constrain!r}.")
-        tol = check_positive_float(tol, "tol", "fit")
-        max_iter = check_positive_int(max_iter, "max_iter", "fit")
-        check_option(engine, "engine", engine_names(), "fit")
-        y = self.design.y
-        problem, choice = build_problem(y, self.design.X, [t.operator for t in self.trained_kernels], engine, "fit")
-        variance_fit = ESTIMATORS[method](problem, constrain=bool(constrain), tol=tol, max_iter=max_iter)
+        """Estimate the variance components, then β̂ and the BLUPs at them.
+
+        Parameters
+        ----------
+        method, constrain, tol, max_iter, engine, h2_definition
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        LMMResults
+        """
+        # the engine sees y and X scaled by powers of two (models/scaling.py), so that
+        # estimates do not depend on the units of the data
+        scaling = Scaling.of(self.design.y, self.design.X)
+        scaling.check_variances_representable(self.design.response_name, "fit")
+        y = scaling.y(self.design.y)
+        operators = [t.operator for t in self.trained_kernels]
+        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
+        variance_fit = ESTIMATORS[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
         if not variance_fit.converged:
             warn(f"{method} did not converge in {variance_fit.iterations} iterations (last relative "
                 f"change {variance_fit.final_change:.3g}, tolerance {tol:g}).", ConvergenceWarning)
@@ -77,13 +142,17 @@ class KernelLMM:
         weights = variance_fit.theta.copy()
         if variance_fit.boundary[-1]:  # σ²_e held at 0: keep V invertible for β̂ and BLUPs
             weights[-1] = 1e-9 * float(np.var(y))
-        # after the estimator: a one-kernel engine has cached the eigendecomposition the
-        # diagnostics then reuse
+        state = scaling.state(problem.state(weights))
+        unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
+        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
+        # after the estimator: a one-kernel engine has cached the eigendecomposition that
+        # the diagnostics reuse. The profile is over h, which the scaling leaves unchanged.
         diagnostics = [t.diagnostics() for t in self.trained_kernels]
         basis = HeritabilityBasis.from_fit(h2_definition, diagnostics, problem, choice.name)
-        return LMMResults.from_fit(self, variance_fit, problem.state(weights), choice, basis)
+        return LMMResults.from_fit(self, unscaled, state, choice, info, basis)
 
 
+@validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
 def fit(
     formula: str,
     data: Any,
@@ -125,7 +194,11 @@ def fit(
         How the linear algebra is done (see :mod:`ntkmixed.estimation.engines`):
         ``"auto"`` (default) chooses and records why in ``res.engine_reason``;
         ``"dense"`` holds each kernel as an n×n matrix (one kernel: one
-        eigendecomposition; several: a Cholesky factorisation per evaluation).
+        eigendecomposition; several: a Cholesky factorisation per evaluation);
+        ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
+        (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
+        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
+        reports (e.g. the rank).
     h2_definition : {"sample-variance", "kernel"}
         What ``h2`` and ``heritability`` report (:mod:`ntkmixed.models.heritability`):
         ``"sample-variance"`` (default) h²_k = σ²_k D_k / (Σ_j σ²_j D_j + σ²_e), the share

@@ -60,6 +60,17 @@ def dropped_text(n_input: int, dropped: dict[str, int]) -> str:
     return f"{total} of {n_input} (" + ", ".join(f"{c} {r}" for r, c in dropped.items()) + ")"
 
 
+def engine_info_text(info: dict) -> str:
+    """`` (rank 740, probes 50)``: the engine's numeric facts, for the Engine line."""
+    shown = [f"{key.replace('_', ' ')} {_format_fact(value)}" for key, value in info.items()
+             if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _format_fact(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{float(value):.3g}"
+
+
 def lmm_summary(results) -> Summary:
     """The report of an :class:`~ntkmixed.models.lmm_results.LMMResults`."""
     fit = results.variance_fit
@@ -71,7 +82,7 @@ def lmm_summary(results) -> Summary:
         ("Formula", results.formula),
         ("Kernels", kernels),
         ("Method", f"{results.method} ({'components constrained >= 0' if results.constrain else 'unconstrained'})"),
-        ("Engine", f"{results.engine}: {results.engine_reason}"),
+        ("Engine", f"{results.engine}: {results.engine_reason}{engine_info_text(results.engine_info)}"),
         ("Observations", str(results.nobs)),
         ("Rows dropped", dropped_text(results.design.n_input, results.design.dropped)),
         *([("Genotyped, not in data", str(results.design.n_unused_genotype_rows))]

@@ -90,5 +90,5 @@ def test_predict_needs_genotypes_and_columns(lmm_data):
         res.predict(data.iloc[:3])
     with pytest.raises(nm.NtkmixedError, match=r"lacks column\(s\) used by the formula: \['age'\]"):
         res.predict(data.iloc[:3].drop(columns="age"), G.iloc[:3])
-    with pytest.raises(nm.NtkmixedError, match="not in the 'genotypes' index"):
+    with pytest.raises(nm.NtkmixedError, match="None of the 3 sample IDs of 'newdata' is in 'genotypes'"):
         res.predict(data.iloc[:3], G.iloc[3:6])

@@ -17,6 +17,9 @@ import numpy as np
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
+from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
+from .hodlr import HODLREngine, HODLRProblem
+from .lowrank import LowRankEngine, LowRankProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -59,7 +62,16 @@ ENGINES: dict[str, object] = {"dense": DenseEngine()}
 
 def register_engine(engine, before: str | None = None) -> None:
     """Add (or replace) an engine; ``"auto"`` considers it just before the engine named
-    ``before``, or last."""
+    ``before``, or last.
+
+    Parameters
+    ----------
+    engine : object
+        Has ``name``, ``unsuitable(operators, n)``, ``auto_reason(operators, n)`` and
+        ``build(y, X, operators)`` (see the module docstring).
+    before : str, optional
+        Name of the engine that ``"auto"`` should consider after this one.
+    """
     items = [(name, e) for name, e in ENGINES.items() if name != engine.name]
     position = next((i for i, (name, _) in enumerate(items) if name == before), len(items))
     items.insert(position, (engine.name, engine))
@@ -67,13 +79,47 @@ def register_engine(engine, before: str | None = None) -> None:
     ENGINES.update(items)
 
 
+register_engine(DiagonalLowRankEngine(), before="dense")
+register_engine(LowRankEngine(), before="dense")
+register_engine(HODLREngine())
+#: the public name of the HODLR engine with options: ``fit(..., engine=HODLR(tol=1e-10))``
+HODLR = HODLREngine
+
+
 def engine_names() -> tuple[str, ...]:
     return ("auto", *ENGINES)
 
 
-def choose_engine(operators: list[KernelOperator], n: int, requested: str = "auto", where: str = "fit") -> EngineChoice:
+def choose_engine(operators: list[KernelOperator], n: int, requested="auto", where: str = "fit") -> EngineChoice:
     """The engine for these kernels: the one requested (an error if it cannot run them),
-    or for ``"auto"`` the first whose ``auto_reason`` applies."""
+    or for ``"auto"`` the first whose ``auto_reason`` applies.
+
+    Parameters
+    ----------
+    operators : list of KernelOperator
+        The kernels.
+    n : int
+        Number of rows.
+    requested : str or engine object, default "auto"
+        A registered engine name, ``"auto"``, or an engine object with its own options
+        such as ``HODLREngine(tol=1e-10)``.
+    where : str, default "fit"
+        The calling function, for messages.
+
+    Returns
+    -------
+    EngineChoice
+        The engine's name and why it was chosen.
+    """
+    if not isinstance(requested, str):
+        if not (hasattr(requested, "build") and hasattr(requested, "unsuitable") and hasattr(requested, "name")):
+            choices = ", ".join(repr(name) for name in engine_names())
+            raise NtkmixedError(f"The 'engine' parameter of {where} must be one of {{{choices}}} or an engine "
+                                f"object. Got {requested!r} instead.")
+        why_not = requested.unsuitable(operators, n)
+        if why_not is not None:
+            raise NtkmixedError(f"The {requested.name!r} engine of {where} cannot fit these kernels: {why_not}.")
+        return EngineChoice(requested.name, "requested")
     if requested != "auto":
         if requested not in ENGINES:
             choices = ", ".join(repr(name) for name in engine_names())
@@ -89,14 +135,38 @@ def choose_engine(operators: list[KernelOperator], n: int, requested: str = "aut
     raise NtkmixedError(f"No engine of {where} can fit these kernels ({len(operators)} kernel(s), n = {n}).")
 
 
-def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "auto", where: str = "fit"):
-    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays)."""
+def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", where: str = "fit"):
+    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The response, n values.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernels : list of KernelOperator or numpy.ndarray
+        One per genetic component.
+    engine : str or engine object, default "auto"
+        A registered engine name, ``"auto"`` or an engine object.
+    where : str, default "fit"
+        The calling function, for messages.
+
+    Returns
+    -------
+    problem : Problem
+        What the estimators take.
+    choice : EngineChoice
+        The engine used and why.
+    """
     operators = [as_operator(k) for k in kernels]
     choice = choose_engine(operators, y.size, engine, where)
-    return ENGINES[choice.name].build(y, X, operators), choice
+    chosen = engine if not isinstance(engine, str) else ENGINES[choice.name]
+    return chosen.build(y, X, operators), choice
 
 
 __all__ = [
-    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DenseState", "SpectralProblem", "SpectralState",
+    "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem",
+    "HODLR", "HODLREngine", "HODLRProblem", "DenseState", "LowRankEngine", "LowRankProblem", "SpectralProblem",
+    "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]

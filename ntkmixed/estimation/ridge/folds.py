@@ -8,13 +8,19 @@ import numpy as np
 from ...exceptions import NtkmixedError
 
 
-def make_folds(n: int, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(n: int, n_folds: int, seed: int, ranks: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """KFold-like split: rows shuffled by ``numpy.random.default_rng(seed)``, then cut into
     ``n_folds`` consecutive blocks whose sizes differ by at most one (the first ``n %
-    n_folds`` blocks are one larger). Indices within each block are sorted."""
+    n_folds`` blocks are one larger). Indices within each block are sorted.
+
+    ``ranks`` (a permutation of 0…n−1: the rank of each row by some label, such as its
+    sample ID) makes the folds follow the labels instead of the row positions: the shuffle
+    permutes ranks, so reordering the rows moves each row's fold with it."""
     if not 2 <= n_folds <= n:
         raise NtkmixedError(f"Cross-validation needs 2 <= folds <= n = {n}. Got {n_folds} folds.")
     order = np.random.default_rng(seed).permutation(n)
+    if ranks is not None:
+        order = np.argsort(ranks, kind="stable")[order]  # the rows holding those ranks
     sizes = np.full(n_folds, n // n_folds)
     sizes[: n % n_folds] += 1
     folds, start = [], 0
