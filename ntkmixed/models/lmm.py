@@ -14,6 +14,7 @@ from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWar
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
+from .heritability import DEFINITIONS, HeritabilityBasis
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
 from .scaling import Scaling
@@ -36,6 +37,7 @@ FIT_OPTIONS = {
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
     "engine": [Options(engine_names), EngineObject()],
+    "h2_definition": Options(DEFINITIONS),
 }
 
 
@@ -109,12 +111,13 @@ class KernelLMM:
         tol: float = 1e-8,
         max_iter: int = 200,
         engine: str = "auto",
+        h2_definition: str = "sample-variance",
     ) -> LMMResults:
         """Estimate the variance components, then β̂ and the BLUPs at them.
 
         Parameters
         ----------
-        method, constrain, tol, max_iter, engine
+        method, constrain, tol, max_iter, engine, h2_definition
             As for :func:`ntkmixed.fit`.
 
         Returns
@@ -142,7 +145,11 @@ class KernelLMM:
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
         info = problem.engine_info() if hasattr(problem, "engine_info") else {}
-        return LMMResults.from_fit(self, unscaled, state, choice, info)
+        # after the estimator: a one-kernel engine has cached the eigendecomposition that
+        # the diagnostics reuse. The profile is over h, which the scaling leaves unchanged.
+        diagnostics = [t.diagnostics() for t in self.trained_kernels]
+        basis = HeritabilityBasis.from_fit(h2_definition, diagnostics, problem, choice.name)
+        return LMMResults.from_fit(self, unscaled, state, choice, info, basis)
 
 
 @validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
@@ -157,6 +164,7 @@ def fit(
     max_iter: int = 200,
     progress: bool | None = None,
     engine: str = "auto",
+    h2_definition: str = "sample-variance",
 ) -> LMMResults:
     """Fit a kernel linear mixed model from a formula.
 
@@ -191,6 +199,12 @@ def fit(
         (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
         O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
         reports (e.g. the rank).
+    h2_definition : {"sample-variance", "kernel"}
+        What ``h2`` and ``heritability`` report (:mod:`ntkmixed.models.heritability`):
+        ``"sample-variance"`` (default) h²_k = σ²_k D_k / (Σ_j σ²_j D_j + σ²_e), the share
+        of the expected sample variance (D_k removes the part of K_k an intercept
+        absorbs; D ≈ 1 for a GRM); ``"kernel"`` σ²_k / (Σ_j σ²_j + σ²_e) as in the NTK
+        paper.
 
     Returns
     -------
@@ -198,7 +212,8 @@ def fit(
         Estimates, standard errors, heritability, BLUPs and prediction for new people.
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
-    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine,
+                     h2_definition=h2_definition)
 
 
 def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:

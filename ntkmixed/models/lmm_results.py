@@ -23,15 +23,14 @@ from ..kernels.trained import TrainedKernel
 from . import archive
 from .base import DesignResults
 from .fit_arrays import FitArrays
+from .heritability import HeritabilityBasis, HeritabilityViews
 from .summary import lmm_summary
 
 #: what archives written before engines were recorded fitted with (all were dense)
 UNRECORDED_ENGINE = EngineChoice("dense", "not recorded (saved before ntkmixed recorded engines; all such fits were dense)")
 
-H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
 
-
-class LMMResults(DesignResults):
+class LMMResults(HeritabilityViews, DesignResults):
     """Results of :func:`ntkmixed.fit`.
 
     Labelled pandas views, computed when first asked for: fixed effects (:attr:`params`,
@@ -54,6 +53,11 @@ class LMMResults(DesignResults):
         β̂, Cov(β̂), P̂y, BLUPs and prediction-error variances at θ̂.
     engine : EngineChoice
         The engine that did the linear algebra and why.
+    engine_info : dict, optional
+        What the engine reports about its own work (e.g. a rank).
+    heritability_basis : HeritabilityBasis, optional
+        The h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        (default: what models saved before these were recorded imply).
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class LMMResults(DesignResults):
         arrays: FitArrays,
         engine: EngineChoice = UNRECORDED_ENGINE,
         engine_info: dict | None = None,
+        heritability_basis: HeritabilityBasis | None = None,
     ):
         self.design = design
         self.trained_kernels = trained_kernels
@@ -73,10 +78,13 @@ class LMMResults(DesignResults):
         self.arrays = arrays
         self._engine = engine
         self._engine_info = dict(engine_info or {})
+        #: the h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        self.heritability_basis = heritability_basis or HeritabilityBasis.unrecorded()
 
     @classmethod
     def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice,
-                 engine_info: dict | None = None) -> "LMMResults":
+                 engine_info: dict | None = None,
+                 heritability_basis: HeritabilityBasis | None = None) -> "LMMResults":
         """Results of ``model`` at the estimates (used by :meth:`KernelLMM.fit`).
 
         Parameters
@@ -91,6 +99,8 @@ class LMMResults(DesignResults):
             The engine used and why.
         engine_info : dict, optional
             What the engine reports about its own work.
+        heritability_basis : HeritabilityBasis, optional
+            The h² definition, D_k, kernel diagnostics and profile likelihood.
 
         Returns
         -------
@@ -98,7 +108,8 @@ class LMMResults(DesignResults):
         """
         arrays = FitArrays.from_state(state, len(model.component_names))
         trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
-        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info)
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info,
+                   heritability_basis)
 
     # --- identity and diagnostics ---------------------------------------------------
     @property
@@ -225,36 +236,6 @@ class LMMResults(DesignResults):
         """Estimated covariance of θ̂ (sandwich for MINQUE, inverse information for REML)."""
         return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
 
-    def _delta(self, gradient: np.ndarray) -> float:
-        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
-
-    @cached_property
-    def heritability(self) -> pd.DataFrame:
-        """Per-component h² with delta-method SEs (GCTA's formula)."""
-        theta = self.variance_fit.theta
-        total = theta.sum()
-        rows = []
-        for k in range(theta.size - 1):
-            gradient = -theta[k] / total**2 * np.ones(theta.size)
-            gradient[k] += 1.0 / total
-            rows.append((theta[k] / total, self._delta(gradient)))
-        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
-
-    @cached_property
-    def h2(self) -> float:
-        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
-        theta = self.variance_fit.theta
-        return float(theta[:-1].sum() / theta.sum())
-
-    @cached_property
-    def h2_se(self) -> float:
-        """Delta-method standard error of :attr:`h2`."""
-        theta = self.variance_fit.theta
-        total, genetic = theta.sum(), theta[:-1].sum()
-        gradient = np.full(theta.size, -genetic / total**2)
-        gradient[:-1] += 1.0 / total
-        return self._delta(gradient)
-
     @property
     def implied_lambda(self) -> float:
         """Ridge parameter λ = σ²_e / σ²_g implied by a single-kernel fit (KRR with this λ
@@ -309,7 +290,7 @@ class LMMResults(DesignResults):
         Summary
             ``str()`` gives a text table, notebooks show HTML, ``.tables`` are DataFrames.
         """
-        return lmm_summary(self, H2_DEFINITION)
+        return lmm_summary(self)
 
     def save(self, path) -> None:
         """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
@@ -336,6 +317,8 @@ class LMMResults(DesignResults):
                     "loglik": float(fit.loglik)},
             "engine": {"name": self.engine, "reason": self.engine_reason, "info": json_plain(self._engine_info)},
         }
+        meta["heritability"], h2_arrays = self.heritability_basis.to_archive()
+        arrays.update(h2_arrays)
         archive.write_archive(path, meta, arrays)
 
     @classmethod
@@ -369,7 +352,8 @@ class LMMResults(DesignResults):
         engine = meta.get("engine")
         choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
         info = engine.get("info", {}) if engine else {}
-        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info)
+        basis = HeritabilityBasis.from_archive(meta.get("heritability"), arrays)
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info, basis)
 
     def __repr__(self) -> str:
         kernels = ", ".join(map(repr, self.kernels))
