@@ -58,6 +58,14 @@ class GenotypeSource:
         """The same SNPs for the people at ``positions`` (in that order)."""
         raise NotImplementedError
 
+    def read_columns(self, columns: np.ndarray) -> np.ndarray:
+        """Dosages of these SNP columns in the source's own form: int8 codes (−1
+        missing) where it stores them so, else float64 with NaN."""
+        if columns.size == 0:
+            return np.zeros((self.n_samples, 0))
+        first, last = int(columns[0]), int(columns[-1]) + 1
+        return self.read(first, last)[:, columns - first]
+
     def blocks(self, width: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
         """``(start, stop, dosages)`` over consecutive SNP blocks."""
         width = width or block_width(self.n_samples, self.n_snps)
@@ -121,6 +129,11 @@ class ArraySource(GenotypeSource):
     def rows(self, positions: np.ndarray) -> "ArraySource":
         return ArraySource(self.values[np.asarray(positions, dtype=np.intp)])
 
+    def read_columns(self, columns: np.ndarray) -> np.ndarray:
+        if self.values.dtype == np.int8:
+            return self.values[:, columns]
+        return np.asarray(self.values[:, columns], dtype=np.float64)
+
     def stored(self) -> np.ndarray:
         return self.values
 
@@ -139,6 +152,9 @@ class PlinkSource(GenotypeSource):
 
     def rows(self, positions: np.ndarray) -> "PlinkSource":
         return PlinkSource(self.genotypes, self.row_positions[np.asarray(positions, dtype=np.intp)])
+
+    def read_columns(self, columns: np.ndarray) -> np.ndarray:
+        return self.genotypes.read(samples=self.row_positions, snps=np.asarray(columns, dtype=np.intp))
 
 
 class DaskSource(GenotypeSource):
@@ -219,17 +235,11 @@ class StandardizedGenotypes:
         self._means = standardization.means[self.kept_columns]
         self._sds = standardization.sds[self.kept_columns]
 
-    def block(self, start: int, stop: int) -> np.ndarray:
-        """Standardised columns ``start:stop`` of the kept SNPs (n × (stop − start))."""
-        columns = self.kept_columns[start:stop]
-        raw = self.source.read(int(columns[0]), int(columns[-1]) + 1) if columns.size else np.zeros((self.n_samples, 0))
-        raw = raw[:, columns - columns[0]] if columns.size else raw
-        return self._standardize(raw, start, stop)
-
-    def _standardize(self, raw: np.ndarray, start: int, stop: int) -> np.ndarray:
-        z = (raw - self._means[start:stop]) / self._sds[start:stop]
-        z[np.isnan(z)] = 0.0
-        return z
+    def block(self, start: int, stop: int, factor: float = 1.0) -> np.ndarray:
+        """Standardised columns ``start:stop`` of the kept SNPs (n × (stop − start)),
+        times ``factor``."""
+        raw = self.source.read_columns(self.kept_columns[start:stop])
+        return standardize_block(raw, self._means[start:stop], factor / self._sds[start:stop])
 
     def bounds(self, min_blocks: int = 1, block_bytes: int = BLOCK_BYTES) -> list[tuple[int, int]]:
         """Consecutive column ranges covering the kept SNPs: at least ``min_blocks`` of
@@ -246,17 +256,26 @@ class StandardizedGenotypes:
             out[:, start:stop] = self.block(start, stop)
         return out
 
-    def dask_blocks(self, bounds: list[tuple[int, int]]) -> list | None:
-        """The standardised blocks as dask arrays (tasks on the active scheduler), or
-        None when the source is not a dask array."""
+    def dask_blocks(self, bounds: list[tuple[int, int]], factor: float = 1.0) -> list | None:
+        """The standardised blocks (times ``factor``) as dask arrays — tasks on the
+        active scheduler — or None when the source is not a dask array."""
         if self.source.dask is None:
             return None
         array = self.source.dask[:, self.kept_columns]
-        return [array[:, a:b].rechunk({1: b - a}).map_blocks(_standardize_chunk, self._means[a:b], self._sds[a:b],
-                                                             dtype=np.float64) for a, b in bounds]
+        return [array[:, a:b].rechunk({1: b - a}).map_blocks(
+            standardize_block, self._means[a:b], factor / self._sds[a:b], dtype=np.float64) for a, b in bounds]
 
 
-def _standardize_chunk(raw: np.ndarray, means: np.ndarray, sds: np.ndarray) -> np.ndarray:
-    z = (np.asarray(raw, dtype=np.float64) - means) / sds
+def standardize_block(raw: np.ndarray, means: np.ndarray, inverse_sds: np.ndarray) -> np.ndarray:
+    """(g − mean) · (1/sd) per column, 0 for a missing call, from int8 codes (−1 missing)
+    or float dosages (NaN missing): the same arithmetic for every source."""
+    if raw.dtype == np.int8:
+        z = raw.astype(np.float64)
+        z -= means
+        z *= inverse_sds
+        z[raw < 0] = 0.0
+        return z
+    z = np.asarray(raw, dtype=np.float64) - means
+    z *= inverse_sds
     z[np.isnan(z)] = 0.0
     return z

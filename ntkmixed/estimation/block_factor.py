@@ -26,8 +26,9 @@ from .._runtime import progress_bar
 from .factor_svd import ThinSVD, thin_svd
 from .operators import FactorOperator, KernelOperator
 
-#: blocks of a pass unless a caller asks for more (also the jackknife's replicates)
-DEFAULT_BLOCKS = 100
+#: blocks of a jackknife pass (its replicates), unless the kernel has fewer SNPs; other
+#: passes use the fewest blocks that fit in memory (fewer, larger products run faster)
+JACKKNIFE_BLOCKS = 100
 
 
 def pairwise_sum(items):
@@ -81,35 +82,14 @@ class BlockFactorOperator(KernelOperator):
         """Whether passes run as dask tasks."""
         return self._dask_blocks is not None
 
-    def bounds(self, min_blocks: int = DEFAULT_BLOCKS) -> list[tuple[int, int]]:
+    def bounds(self, min_blocks: int = 1) -> list[tuple[int, int]]:
         return self._block_bounds(min_blocks)
 
-    def block_pass(self, fn: Callable[[int, np.ndarray], tuple[Any, Any]], min_blocks: int = DEFAULT_BLOCKS,
+    def block_pass(self, fn: Callable[[int, np.ndarray], tuple[Any, Any]], min_blocks: int = 1,
                    desc: str | None = None) -> tuple[Any, list]:
         """``(Σ_j big_j, [small_j])`` with ``(big_j, small_j) = fn(j, F_j)`` over the blocks
         of a pass (``big_j`` n-row arrays or None)."""
-        bounds = self.bounds(min_blocks)
-        self.passes += 1
-        dask_blocks = self._dask_blocks(bounds) if self._dask_blocks is not None else None
-        if dask_blocks is not None:
-            return _dask_pass(fn, dask_blocks)
-        bigs, smalls = [], []
-        bar = progress_bar(len(bounds), desc or f"{self.label}: pass over genotype blocks", self.progress,
-                           unit="block", leave=False)
-        try:
-            def produce():
-                for j, (start, stop) in enumerate(bounds):
-                    big, small = fn(j, self._read_block(start, stop))
-                    smalls.append(small)
-                    if bar is not None:
-                        bar.update()
-                    if big is not None:
-                        yield big
-            total = pairwise_sum(produce())
-        finally:
-            if bar is not None:
-                bar.close()
-        return total, smalls
+        return joint_block_pass([self], lambda j, blocks: fn(j, blocks[0]), min_blocks, desc)
 
     def matmul(self, V: np.ndarray) -> np.ndarray:
         """K V = Σ_j F_j (F_jᵀ V), one pass (or F (Fᵀ V) once F is formed)."""
@@ -163,6 +143,44 @@ class BlockFactorOperator(KernelOperator):
                 F[:, start:stop] = self._read_block(start, stop)
             self._materialised = FactorOperator(F)
         return self._materialised
+
+
+def joint_block_pass(operators: Sequence[BlockFactorOperator], fn: Callable[[int, list], tuple[Any, Any]],
+                     min_blocks: int = 1, desc: str | None = None) -> tuple[Any, list]:
+    """One pass over several block factors together: ``fn(j, [F_1j, …, F_cj])`` sees
+    block j of every kernel at once (the jackknife's leave-block-out cross terms need
+    them side by side). Every operator is split into the same number of blocks."""
+    count = max(len(op.bounds(min_blocks)) for op in operators)
+    bounds = [op.bounds(count) for op in operators]
+    if len({len(b) for b in bounds}) != 1:  # a kernel has fewer SNPs than blocks asked for
+        count = min(len(b) for b in bounds)
+        bounds = [op.bounds(count) for op in operators]
+        if len({len(b) for b in bounds}) != 1:
+            raise ValueError("the kernels cannot be split into the same number of blocks")
+    for op in operators:
+        op.passes += 1
+    if all(op.uses_dask for op in operators):
+        blocks = [op._dask_blocks(b) for op, b in zip(operators, bounds)]
+        return _dask_pass(fn, [list(column) for column in zip(*blocks)])
+    smalls = []
+    label = desc or f"{'+'.join(op.label for op in operators)}: pass over genotype blocks"
+    bar = progress_bar(len(bounds[0]), label, operators[0].progress, unit="block", leave=False)
+
+    def produce():
+        for j in range(len(bounds[0])):
+            big, small = fn(j, [op._read_block(*b[j]) for op, b in zip(operators, bounds)])
+            smalls.append(small)
+            if bar is not None:
+                bar.update()
+            if big is not None:
+                yield big
+
+    try:
+        total = pairwise_sum(produce())
+    finally:
+        if bar is not None:
+            bar.close()
+    return total, smalls
 
 
 def _times_block(V: np.ndarray):

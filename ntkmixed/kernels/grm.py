@@ -64,14 +64,20 @@ class GRM(Kernel):
         if streamed is None or train.Z_is_formed:
             Z = self._genotypes(train)
             return FactorOperator(Z * (row_scale / np.sqrt(Z.shape[1])))
-        per_column = row_scale / np.sqrt(streamed.n_snps)
+        # a scalar normalisation is folded into the standardisation (one pass less per block)
+        scalar = row_scale.size == 1
+        factor = float(row_scale.ravel()[0]) / np.sqrt(streamed.n_snps) if scalar else 1.0 / np.sqrt(streamed.n_snps)
+        rows = None if scalar else row_scale
 
         def read_block(start: int, stop: int) -> np.ndarray:
-            return streamed.block(start, stop) * per_column
+            block = streamed.block(start, stop, factor)
+            return block if rows is None else block * rows
 
         def dask_blocks(bounds):
-            blocks = streamed.dask_blocks(bounds)
-            return None if blocks is None else [block * per_column for block in blocks]
+            blocks = streamed.dask_blocks(bounds, factor)
+            if blocks is None or rows is None:
+                return blocks
+            return [block * rows for block in blocks]
 
         return BlockFactorOperator(
             streamed.n_samples, streamed.n_snps, read_block, lambda count: streamed.bounds(count),

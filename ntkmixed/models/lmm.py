@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import Boolean, Interval, Options, validate_params
+from .._validation import MAX_SEED, Boolean, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
-from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, warn
+from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
@@ -27,6 +27,8 @@ FIT_OPTIONS = {
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
     "engine": Options(engine_names),
+    "probes": [Interval("int", 2), None],
+    "seed": Interval("int", 0, MAX_SEED),
 }
 
 
@@ -69,14 +71,24 @@ class KernelLMM:
         tol: float = 1e-8,
         max_iter: int = 200,
         engine: str = "auto",
+        probes: int | None = None,
+        seed: int = 0,
     ) -> LMMResults:
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)
         y = scaling.y(self.design.y)
         operators = [t.operator for t in self.trained_kernels]
-        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
-        variance_fit = ESTIMATORS[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
+        options = {"seed": seed, **({"probes": probes} if probes is not None else {})}
+        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit", options)
+        estimators = getattr(problem, "estimators", ESTIMATORS)  # an engine may bring its own
+        if method not in estimators:
+            raise NtkmixedError(f"The 'method' {method!r} is not available with the {choice.name!r} engine; "
+                                f"use one of {sorted(estimators)}.")
+        if probes is not None and not hasattr(problem, "n_probes"):
+            warn(f"probes={probes} is used only by the matrix-free engine; the {choice.name!r} engine computes "
+                 "traces exactly.", UserWarning)
+        variance_fit = estimators[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
         if not variance_fit.converged:
             warn(f"{method} did not converge in {variance_fit.iterations} iterations (last relative "
                 f"change {variance_fit.final_change:.3g}, tolerance {tol:g}).", ConvergenceWarning)
@@ -89,7 +101,7 @@ class KernelLMM:
             weights[-1] = 1e-9 * float(np.var(y))
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
-        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
+        info = scaling.engine_info(problem.engine_info()) if hasattr(problem, "engine_info") else {}
         return LMMResults.from_fit(self, unscaled, state, choice, info)
 
 
@@ -105,6 +117,8 @@ def fit(
     max_iter: int = 200,
     progress: bool | None = None,
     engine: str = "auto",
+    probes: int | None = None,
+    seed: int = 0,
 ) -> LMMResults:
     """Fit a kernel linear mixed model from a formula.
 
@@ -137,8 +151,18 @@ def fit(
         eigendecomposition; several: a Cholesky factorisation per evaluation);
         ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
         (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
-        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
-        reports (e.g. the rank).
+        O(n r²), without an n×n matrix; ``"matrix-free"`` uses kernels only through
+        products (the GRM streamed from its genotypes in SNP blocks: memory, a PLINK
+        fileset or a dask array), with randomised Haseman–Elston for ``minque0``
+        (block-jackknife SEs) and Hutchinson traces with preconditioned conjugate
+        gradients for ``minque1``/``reml``; BLUPs by CG, PEVs not estimated (NaN).
+        ``res.engine_info`` holds what the engine reports (the rank; probes, CG
+        iterations and Monte-Carlo SEs).
+    probes : int, optional
+        Random probe vectors of the matrix-free engine (default 50; more probes, smaller
+        Monte-Carlo error, reported in ``res.engine_info``). Unused by exact engines.
+    seed : int, default 0
+        Seed of the matrix-free engine's probes: the same seed gives the same result.
 
     Returns
     -------
@@ -146,7 +170,8 @@ def fit(
         Estimates, standard errors, heritability, BLUPs and prediction for new people.
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
-    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine, probes=probes,
+                     seed=seed)
 
 
 def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:

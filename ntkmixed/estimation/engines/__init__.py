@@ -19,6 +19,7 @@ from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
 from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
 from .lowrank import LowRankEngine, LowRankProblem
+from .matrix_free import MatrixFreeEngine, MatrixFreeProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -71,6 +72,7 @@ def register_engine(engine, before: str | None = None) -> None:
 
 register_engine(DiagonalLowRankEngine(), before="dense")
 register_engine(LowRankEngine(), before="dense")
+register_engine(MatrixFreeEngine(), before="dense")
 
 
 def engine_names() -> tuple[str, ...]:
@@ -95,15 +97,21 @@ def choose_engine(operators: list[KernelOperator], n: int, requested: str = "aut
     raise NtkmixedError(f"No engine of {where} can fit these kernels ({len(operators)} kernel(s), n = {n}).")
 
 
-def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "auto", where: str = "fit"):
-    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays)."""
+def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine: str = "auto", where: str = "fit",
+                  options: dict | None = None):
+    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays).
+    ``options`` go to engines that declare them (``engine.options``, e.g. the
+    matrix-free engine's ``probes`` and ``seed``); exact engines have none."""
     operators = [as_operator(k) for k in kernels]
     choice = choose_engine(operators, y.size, engine, where)
-    return ENGINES[choice.name].build(y, X, operators), choice
+    chosen = ENGINES[choice.name]
+    accepted = {key: value for key, value in (options or {}).items() if key in getattr(chosen, "options", ())}
+    return chosen.build(y, X, operators, **accepted), choice
 
 
 __all__ = [
     "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem",
-    "DenseState", "LowRankEngine", "LowRankProblem", "SpectralProblem", "SpectralState",
+    "DenseState", "LowRankEngine", "LowRankProblem", "MatrixFreeEngine", "MatrixFreeProblem", "SpectralProblem",
+    "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]
