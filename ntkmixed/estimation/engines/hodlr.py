@@ -128,6 +128,9 @@ class HODLRProblem:
     supports_profile = True
     #: points of the REML grid before the 1-D search (each costs one factorisation)
     profile_grid_points = 12
+    #: Fisher-scoring steps after the 1-D search (each costs a state and its traces); the
+    #: search leaves h within ~1e-7, and the steps converge linearly from there
+    polish_steps = 6
 
     def __init__(self, y, X, operator: KernelOperator, tol: float, leaf_size: int, max_rank: int, seed: int):
         self.y, self.X = y, X
