@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import examples
 from ..exceptions import DataWarning, NtkmixedError, warn
 from .genotypes import Standardization, check_dosages, column_statistics
 
@@ -183,7 +184,14 @@ def source_of(genotypes: Any, name: str, where: str):
     if isinstance(genotypes, str) or hasattr(genotypes, "__fspath__"):
         genotypes = read_plink(genotypes)
     if isinstance(genotypes, Genotypes):
-        return PlinkSource(genotypes), genotypes.sample_ids, [str(s) for s in genotypes.snp_ids]
+        snp_ids = genotypes.snp_ids
+        if snp_ids.has_duplicates:  # SNPs are matched by ID at prediction, as for a DataFrame
+            duplicated = snp_ids[snp_ids.duplicated()].unique()
+            raise NtkmixedError(
+                f"The {name!r} argument of {where} has duplicated SNP IDs in {genotypes.prefix}.bim: "
+                f"{examples(list(duplicated))}. SNPs are matched by ID at prediction, so IDs must be unique "
+                "(PLINK 2: --set-all-var-ids or --rm-dup).")
+        return PlinkSource(genotypes), genotypes.sample_ids, [str(s) for s in snp_ids]
     if is_dask_array(genotypes):
         source = DaskSource(genotypes)
         if source.n_snps == 0:
