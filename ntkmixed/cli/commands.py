@@ -19,7 +19,7 @@ from ..kernels import GRM, NTK
 from ..models import fit, krr, load
 from .errors import CommandError
 from .inputs import covariate_tables, load_genotypes, load_inputs, make_kernels, resolve_model, training_dosages
-from .log import Log
+from .log import Log, progress_lines_to
 from .outputs import (Outputs, add_json_and_log, add_log, blp_table, common_json, fixed_table, hsq_text,
                       records, tsv)
 
@@ -32,11 +32,13 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     outputs = Outputs(args.out)
     inputs = load_inputs(args, log)
     kernel = make_kernels(args)
-    log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} ...")
+    log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} (engine {args.engine}) ...")
     started = time.monotonic()
-    result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
-                 constrain=not args.no_constrain, progress=_progress(args))
-    log.info(f"Fitted in {time.monotonic() - started:.1f} s.")
+    with progress_lines_to(log):
+        result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
+                     constrain=not args.no_constrain, progress=_progress(args), engine=args.engine,
+                     probes=args.probes, seed=args.seed)
+    log.info(f"Fitted in {time.monotonic() - started:.1f} s by the {result.engine} engine ({result.engine_reason}).")
     summary = str(result.summary())
     print(summary, flush=True)
     log.lines.extend(summary.splitlines())
@@ -49,6 +51,7 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     document.update({
         "n": result.nobs, "n_dropped": result.n_dropped, "method": result.method, "converged": result.converged,
         "constrain": result.constrain, "loglik": result.loglik,
+        "engine": {"name": result.engine, "reason": result.engine_reason, "info": result.engine_info},
         "variance_components": records(result.variance_components),
         "variance_components_cov": result.variance_components_cov.to_numpy().tolist(),
         "heritability": records(result.heritability), "h2": result.h2, "h2_se": result.h2_se,

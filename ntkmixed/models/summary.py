@@ -102,6 +102,12 @@ def lmm_summary(results, h2_definition: str) -> Summary:
             "inverse Fisher information." if results.method == "reml" else "sandwich S⁻¹ Var(q) S⁻¹ under normality."
         ) + " h² SE by the delta method.",
     ]
+    if results.engine == "matrix-free":
+        facts = results.engine_info
+        notes.append(f"Matrix-free engine: traces by {facts.get('probes')} random probes (seed {facts.get('seed')}), "
+                     f"Monte-Carlo SE of h² {facts.get('h2_mc_se', float('nan')):.2g}; V⁻¹ by conjugate gradients "
+                     f"(tolerance {facts.get('cg_tol')}); prediction-error variances and the log-likelihood are not "
+                     "computed.")
     return Summary("Kernel LMM results", info, tables, notes)
 
 
