@@ -101,10 +101,13 @@ class Design:
         check_finite(values, self.column_names, newdata.index, "The 'newdata' argument", "predict")
         return pd.DataFrame(values, index=newdata.index, columns=self.column_names)
 
-    def new_samples(self, ids: pd.Index, genotypes: Any) -> tuple[Samples, np.ndarray]:
-        """Standardised genotypes of new people, in the order of ``ids``, and which of them
-        have no genotype call at all (their prediction is NaN, as such people are
-        dropped in training)."""
+    def new_samples(self, ids: pd.Index, genotypes: Any) -> Samples:
+        """Standardised genotypes of new people, in the order of ``ids``."""
+        return self.new_people(ids, genotypes)[0]
+
+    def new_people(self, ids: pd.Index, genotypes: Any) -> tuple[Samples, np.ndarray]:
+        """:meth:`new_samples`, and which of the people have no genotype call at all (their
+        prediction is NaN, as such people are dropped in training)."""
         ids = pd.Index(ids)
         if self.standardization is None:
             return Samples(ids=ids, Z=None), np.zeros(len(ids), dtype=bool)

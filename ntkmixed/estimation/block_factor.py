@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._runtime import progress_bar
-from .factor_svd import ThinSVD, thin_svd
+from .factor_svd import ThinSVD
 from .operators import FactorOperator, KernelOperator
 
 #: blocks of a jackknife pass (its replicates), unless the kernel has fewer SNPs; other

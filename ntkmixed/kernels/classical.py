@@ -12,6 +12,12 @@ from ._checks import gram_inputs
 from .base import Kernel
 
 
+#: rows up to which :meth:`Gaussian.fixed_on` takes the median over all pairs
+MEDIAN_EXACT_ROWS = 20000
+#: rows whose pairs give the median beyond that
+MEDIAN_SAMPLE = 5000
+
+
 class Polynomial(Kernel):
     """Polynomial kernel on standardised genotypes:
 
@@ -108,6 +114,33 @@ class Gaussian(Kernel):
                 "rows are identical); pass bandwidth=... explicitly."
             )
         return median
+
+    def fixed_on(self, Z_reference: np.ndarray, seed: int = 0) -> "Gaussian":
+        """This kernel with its bandwidth fixed on the training rows, for code that
+        evaluates the kernel in blocks (Nyström, on-the-fly products): the median over
+        all pairs up to MEDIAN_EXACT_ROWS rows (the rule of :meth:`gram`), over the pairs
+        of MEDIAN_SAMPLE rows drawn with ``seed`` beyond (all pairs would need an n×n
+        array).
+
+        Parameters
+        ----------
+        Z_reference : numpy.ndarray
+            Standardised genotypes of the training people, n × p.
+        seed : int, default 0
+            Seed of the row sample when n exceeds MEDIAN_EXACT_ROWS.
+
+        Returns
+        -------
+        Gaussian
+            A copy with ``bandwidth`` set (this kernel itself when it already has one).
+        """
+        if self.bandwidth is not None:
+            return self
+        rows = Z_reference
+        if Z_reference.shape[0] > MEDIAN_EXACT_ROWS:
+            chosen = np.random.default_rng(seed).choice(Z_reference.shape[0], MEDIAN_SAMPLE, replace=False)
+            rows = Z_reference[np.sort(chosen)]
+        return Gaussian(bandwidth=self.bandwidth_for(rows), normalize=self.normalize, name=self.name)
 
     def gram(self, Z1: np.ndarray, Z2: np.ndarray | None = None) -> np.ndarray:
         Z1, Z2 = gram_inputs(Z1, Z2, "Gaussian")

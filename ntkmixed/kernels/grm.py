@@ -12,7 +12,7 @@ from .normalize import Normalization
 
 
 class GRM(Kernel):
-    """Genomic relationship matrix (paper eq. 4) on standardised genotypes:
+    """Genomic relationship matrix on standardised genotypes (equation 4 of the paper):
 
         K = Z Zᵀ / p
 

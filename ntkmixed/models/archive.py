@@ -44,7 +44,18 @@ def register_kind(kind: str, loader: Callable[[dict, dict[str, np.ndarray]], Any
 def load(path: Any):
     """Load results saved with their ``save`` method (a kernel LMM, a KRR, …). A file that
     is missing, damaged, altered or not an ntkmixed model raises
-    :class:`~ntkmixed.exceptions.ArchiveError` naming it."""
+    :class:`~ntkmixed.exceptions.ArchiveError` naming it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An archive written by ``save`` (``.npz`` with a JSON header; no pickle).
+
+    Returns
+    -------
+    LMMResults or KRRResults
+        The results of the kind the archive records, ready to ``predict``.
+    """
     path = checked_path(path, "load")
     meta, arrays = read_archive(path)
     kind = meta.get("kind")

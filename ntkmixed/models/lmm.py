@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import MAX_SEED, Boolean, Interval, Options, validate_params
+from .._validation import MAX_SEED, Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
@@ -14,11 +14,21 @@ from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWar
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
+from .heritability import DEFINITIONS, HeritabilityBasis
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
 from .scaling import Scaling
 
 Method = Literal["minque0", "minque1", "reml", "minque1-one-step"]
+
+class EngineObject(Constraint):
+    """An engine with its own options, e.g. ``ntkmixed.HODLR(tol=1e-10)``."""
+
+    description = "an engine object (such as ntkmixed.HODLR(tol=1e-10))"
+
+    def accepts(self, value: Any) -> bool:
+        return all(hasattr(value, name) for name in ("name", "unsuitable", "auto_reason", "build"))
+
 
 #: the options of ``fit`` and ``KernelLMM.fit``, checked before any computation
 FIT_OPTIONS = {
@@ -26,7 +36,8 @@ FIT_OPTIONS = {
     "constrain": Boolean(),
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
-    "engine": Options(engine_names),
+    "engine": [Options(engine_names), EngineObject()],
+    "h2_definition": Options(DEFINITIONS),
     "probes": [Interval("int", 2), None],
     "seed": Interval("int", 0, MAX_SEED),
 }
@@ -39,7 +50,17 @@ class KernelLMM:
 
     with X from the formula's right-hand side and one normalised kernel K_k per
     variance component. Build it with :meth:`from_formula`; :meth:`fit` estimates
-    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.results.LMMResults`.
+    θ = (σ²_1, …, σ²_c, σ²_e) and returns :class:`~ntkmixed.LMMResults`.
+    :func:`ntkmixed.fit` does both.
+
+    Parameters
+    ----------
+    design : Design
+        Rows used, response and fixed-effect design (from the formula).
+    trained_kernels : list of TrainedKernel
+        Each kernel with its training standardisation and normalisation.
+    names : list of str
+        Name of each genetic variance component.
     """
 
     def __init__(self, design: Design, trained_kernels: list[TrainedKernel], names: list[str]):
@@ -51,11 +72,32 @@ class KernelLMM:
     def from_formula(
         cls, formula: str, data: Any, genotypes: Any = None, kernel: Any = None, progress: bool | None = None
     ) -> "KernelLMM":
+        """The model of a formula on data and genotypes, with its kernels built.
+
+        Parameters
+        ----------
+        formula, data, genotypes, kernel, progress
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        KernelLMM
+        """
         return cls.from_kernel_data(prepare(formula, data, genotypes, GRM() if kernel is None else kernel, "fit", progress))
 
     @classmethod
     def from_kernel_data(cls, prepared: KernelData) -> "KernelLMM":
-        """The model on a prepared design and trained kernels (shared with a KRR, say)."""
+        """The model on a prepared design and trained kernels (shared with a KRR, say).
+
+        Parameters
+        ----------
+        prepared : KernelData
+            Design and trained kernels from ``models.kernel_setup.prepare``.
+
+        Returns
+        -------
+        KernelLMM
+        """
         _warn_if_mean_is_unidentified(prepared.design, prepared.trained_kernels, prepared.component_names)
         for trained in prepared.trained_kernels:
             message = trained.kernel.identifiability_warning()
@@ -71,12 +113,25 @@ class KernelLMM:
         tol: float = 1e-8,
         max_iter: int = 200,
         engine: str = "auto",
+        h2_definition: str = "sample-variance",
         probes: int | None = None,
         seed: int = 0,
     ) -> LMMResults:
+        """Estimate the variance components, then β̂ and the BLUPs at them.
+
+        Parameters
+        ----------
+        method, constrain, tol, max_iter, engine, h2_definition
+            As for :func:`ntkmixed.fit`.
+
+        Returns
+        -------
+        LMMResults
+        """
         # the engine sees y and X scaled by powers of two (models/scaling.py), so that
         # estimates do not depend on the units of the data
         scaling = Scaling.of(self.design.y, self.design.X)
+        scaling.check_variances_representable(self.design.response_name, "fit")
         y = scaling.y(self.design.y)
         operators = [t.operator for t in self.trained_kernels]
         options = {"seed": seed, **({"probes": probes} if probes is not None else {})}
@@ -102,7 +157,11 @@ class KernelLMM:
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
         info = scaling.engine_info(problem.engine_info()) if hasattr(problem, "engine_info") else {}
-        return LMMResults.from_fit(self, unscaled, state, choice, info)
+        # after the estimator: a one-kernel engine has cached the eigendecomposition that
+        # the diagnostics reuse. The profile is over h, which the scaling leaves unchanged.
+        diagnostics = [t.diagnostics() for t in self.trained_kernels]
+        basis = HeritabilityBasis.from_fit(h2_definition, diagnostics, problem, choice.name)
+        return LMMResults.from_fit(self, unscaled, state, choice, info, basis)
 
 
 @validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
@@ -117,6 +176,7 @@ def fit(
     max_iter: int = 200,
     progress: bool | None = None,
     engine: str = "auto",
+    h2_definition: str = "sample-variance",
     probes: int | None = None,
     seed: int = 0,
 ) -> LMMResults:
@@ -158,6 +218,12 @@ def fit(
         gradients for ``minque1``/``reml``; BLUPs by CG, PEVs not estimated (NaN).
         ``res.engine_info`` holds what the engine reports (the rank; probes, CG
         iterations and Monte-Carlo SEs).
+    h2_definition : {"sample-variance", "kernel"}
+        What ``h2`` and ``heritability`` report (:mod:`ntkmixed.models.heritability`):
+        ``"sample-variance"`` (default) h²_k = σ²_k D_k / (Σ_j σ²_j D_j + σ²_e), the share
+        of the expected sample variance (D_k removes the part of K_k an intercept
+        absorbs; D ≈ 1 for a GRM); ``"kernel"`` σ²_k / (Σ_j σ²_j + σ²_e) as in the NTK
+        paper.
     probes : int, optional
         Random probe vectors of the matrix-free engine (default 50; more probes, smaller
         Monte-Carlo error, reported in ``res.engine_info``). Unused by exact engines.
@@ -170,8 +236,8 @@ def fit(
         Estimates, standard errors, heritability, BLUPs and prediction for new people.
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
-    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine, probes=probes,
-                     seed=seed)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine,
+                     h2_definition=h2_definition, probes=probes, seed=seed)
 
 
 def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:

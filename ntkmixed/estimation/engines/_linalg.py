@@ -31,3 +31,18 @@ def logdet_pd(matrix: np.ndarray) -> tuple[float, float]:
     if matrix.size == 0:
         return 1.0, 0.0
     return np.linalg.slogdet(matrix)
+
+
+def profiled_reml(problem, state) -> tuple[float, float]:
+    """(REML log-likelihood with τ profiled out, τ̂) at V = τ(h K + (1−h) I), from a state
+    at weights (h, 1 − h) that offers ``positive_definite``, ``logdet_v``, ``XtViX`` and
+    ``p`` (= P y), for engines whose states are not diagonal in one basis."""
+    dof = problem.n - problem.k
+    if not state.positive_definite:
+        return -np.inf, float("nan")
+    tau = float(problem.y @ state.p) / dof
+    if tau <= 0:
+        return -np.inf, tau
+    _, logdet_xvx = logdet_pd(state.XtViX)
+    loglik = -0.5 * (dof * (LOG_2PI + 1.0 + np.log(tau)) + state.logdet_v + logdet_xvx - problem.logdet_xtx)
+    return float(loglik), tau

@@ -25,6 +25,7 @@ import numpy as np
 from ..._runtime import available_memory
 from ..factor_svd import thin_svd
 from ..operators import KernelOperator
+from ..profile import Complement, ProfiledREML
 from ._linalg import LOG_2PI, logdet_pd, logdet_xtx
 from .compressed import BlockState, DiagonalState
 
@@ -98,6 +99,18 @@ class LowRankProblem:
         logdet_v = float(np.sum(np.log(state.d))) + self.n_null * float(np.log(1.0 - h))
         loglik = -0.5 * (dof * (LOG_2PI + 1.0 + np.log(tau)) + logdet_v + logdet_xvx - self.logdet_xtx)
         return float(loglik), tau
+
+    def profile_likelihood(self) -> ProfiledREML:
+        """The same profile detached from U (O((m + k) k) numbers): the m + r compressed
+        rows, and the n − m − r directions that carry no data as a complement of zeros.
+
+        Returns
+        -------
+        ProfiledREML
+        """
+        k = self.k
+        return ProfiledREML(self.s, self.y_rot, self.X_rot, self.logdet_xtx,
+                            Complement(self.n_null, 0.0, np.zeros(k), np.zeros((k, k))))
 
 
 def _pseudo_rows(outside: np.ndarray, room: int) -> np.ndarray:
