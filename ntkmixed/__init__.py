@@ -38,6 +38,7 @@ _EXPORTS = {
     "KRRResults": "models",
     "read_plink": "data.plink",
     "Genotypes": "data.plink",
+    "read_plink_dask": "data.genotype_source",
     "read_pheno": "data.phenotypes",
     "read_covar": "data.phenotypes",
     "compare": "experiments.comparison",

@@ -22,7 +22,7 @@ from .errors import CommandError
 from ..exceptions import UnseenLevelsError
 from .inputs import (check_kernel_memory, covariate_tables, load_genotypes, load_inputs, make_kernels, resolve_model,
                      training_dosages)
-from .log import Log
+from .log import Log, progress_lines_to
 from .outputs import (Outputs, add_json_and_log, add_log, blp_table, common_json, fixed_table, hsq_text,
                       records, tsv)
 
@@ -36,11 +36,13 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     inputs = load_inputs(args, log)
     kernel = make_kernels(args)
     check_kernel_memory(kernel, len(inputs.data), inputs.genotypes.n_snps, args)
-    log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} ...")
+    log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} (engine {args.engine}) ...")
     started = time.monotonic()
-    result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
-                 constrain=not args.no_constrain, progress=_progress(args), h2_definition=args.h2_definition)
-    log.info(f"Fitted in {time.monotonic() - started:.1f} s.")
+    with progress_lines_to(log):
+        result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
+                     constrain=not args.no_constrain, progress=_progress(args), h2_definition=args.h2_definition,
+                     engine=args.engine, probes=args.probes, seed=args.seed)
+    log.info(f"Fitted in {time.monotonic() - started:.1f} s by the {result.engine} engine ({result.engine_reason}).")
     summary = str(result.summary())
     print(summary, flush=True)
     log.lines.extend(summary.splitlines())
@@ -53,6 +55,7 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     document.update({
         "n": result.nobs, "n_dropped": result.n_dropped, "method": result.method, "converged": result.converged,
         "constrain": result.constrain, "loglik": result.loglik,
+        "engine": {"name": result.engine, "reason": result.engine_reason, "info": result.engine_info},
         "variance_components": records(result.variance_components),
         "variance_components_cov": result.variance_components_cov.to_numpy().tolist(),
         "heritability": records(result.heritability), "h2": result.h2, "h2_se": result.h2_se,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import warnings
@@ -39,3 +40,28 @@ def warnings_to(log: Log):
         warnings.simplefilter("always")
         warnings.showwarning = lambda message, *rest, **kw: log.warn(message)
         yield
+
+
+class _ToLog(logging.Handler):
+    def __init__(self, log: Log):
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log.info(record.getMessage())
+
+
+@contextmanager
+def progress_lines_to(log: Log):
+    """The package's progress lines (``logging`` channel ``ntkmixed``: one per iteration of
+    an iterative engine, with the current estimate) go to the run log while the block runs."""
+    logger = logging.getLogger("ntkmixed")
+    handler = _ToLog(log)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

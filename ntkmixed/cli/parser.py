@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
+from ..estimation.engines import engine_names
 from .errors import UsageError
 
 KERNELS = ("grm", "ntk", "ntk-inf", "nngp")
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", parents=[data, kernel, out, common], help="kernel LMM: variance components, h² ± SE, BLUPs")
     fit.add_argument("--method", choices=METHODS, default="minque1", help="variance-component estimator (default minque1)")
     fit.add_argument("--no-constrain", action="store_true", help="report unbiased (possibly negative) MINQUE components")
+    fit.add_argument("--engine", choices=engine_names(), default="auto",
+                     help="linear algebra: dense, exact lowrank, or matrix-free (streams the .bed; default auto)")
+    fit.add_argument("--probes", type=_probe_count, metavar="B",
+                     help="random probe vectors of the matrix-free engine (default 50; seeded by --seed)")
     fit.add_argument("--h2-definition", choices=("sample-variance", "kernel"), default="sample-variance",
                      help="h² as the share of expected sample variance (default; D-weighted) or σ²_g/(σ²_g + σ²_e) "
                           "on the kernel as given")
@@ -115,6 +120,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _probe_count(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 probes, got {text!r}")
     return value
 
 

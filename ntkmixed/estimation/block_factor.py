@@ -73,6 +73,7 @@ class BlockFactorOperator(KernelOperator):
         self.label = label
         self._materialised: FactorOperator | None = None
         self._mean_entry: float | None = None
+        self._dask_cache: dict[tuple, list] = {}
         #: passes made so far (each reads every genotype block once)
         self.passes = 0
 
@@ -84,6 +85,13 @@ class BlockFactorOperator(KernelOperator):
 
     def bounds(self, min_blocks: int = 1) -> list[tuple[int, int]]:
         return self._block_bounds(min_blocks)
+
+    def dask_blocks(self, bounds: list[tuple[int, int]]) -> list:
+        """The blocks as dask arrays (their graphs built once per split)."""
+        key = tuple(bounds)
+        if key not in self._dask_cache:
+            self._dask_cache[key] = self._dask_blocks(bounds)
+        return self._dask_cache[key]
 
     def block_pass(self, fn: Callable[[int, np.ndarray], tuple[Any, Any]], min_blocks: int = 1,
                    desc: str | None = None) -> tuple[Any, list]:
@@ -160,7 +168,7 @@ def joint_block_pass(operators: Sequence[BlockFactorOperator], fn: Callable[[int
     for op in operators:
         op.passes += 1
     if all(op.uses_dask for op in operators):
-        blocks = [op._dask_blocks(b) for op, b in zip(operators, bounds)]
+        blocks = [op.dask_blocks(b) for op, b in zip(operators, bounds)]
         return _dask_pass(fn, [list(column) for column in zip(*blocks)])
     smalls = []
     label = desc or f"{'+'.join(op.label for op in operators)}: pass over genotype blocks"
@@ -199,11 +207,18 @@ def _dask_pass(fn, blocks: Sequence) -> tuple[Any, list]:
     """The pass as dask tasks: one per block, sums in the same pairwise order."""
     import dask
 
-    outputs = [dask.delayed(fn, nout=2, pure=True)(j, block) for j, block in enumerate(blocks)]
+    # the function (with the arrays it closes over) goes into the graph once, under one
+    # key, instead of once per block task
+    shared = dask.delayed((fn,), pure=False, traverse=False)
+    outputs = [dask.delayed(_apply_shared, nout=2, pure=False)(shared, j, block) for j, block in enumerate(blocks)]
     bigs = [out[0] for out in outputs]
     smalls = [out[1] for out in outputs]
     total, smalls = dask.compute(_delayed_pairwise(bigs), smalls)
     return total, list(smalls)
+
+
+def _apply_shared(shared: tuple, j: int, block):
+    return shared[0](j, block)
 
 
 def _delayed_pairwise(bigs: list):
@@ -218,11 +233,11 @@ def _delayed_pairwise(bigs: list):
     for item in bigs:
         level = 0
         while stack and stack[-1][0] == level:
-            item = dask.delayed(add, pure=True)(stack.pop()[1], item)
+            item = dask.delayed(add, pure=False)(stack.pop()[1], item)
             level += 1
         stack.append((level, item))
     total = None
     while stack:
         value = stack.pop()[1]
-        total = value if total is None else dask.delayed(add, pure=True)(value, total)
+        total = value if total is None else dask.delayed(add, pure=False)(value, total)
     return total

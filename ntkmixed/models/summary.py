@@ -109,6 +109,13 @@ def lmm_summary(results) -> Summary:
     ]
     if basis.diagnostics is not None:
         notes += diagnostics_warnings(results.component_names, basis.diagnostics, results.h2_definition)
+    if results.engine == "matrix-free":
+        facts = results.engine_info
+        notes[1] = f"SEs of variance components: {facts.get('se_method', 'not estimated')}. h² SE by the delta method."
+        notes.append(f"Matrix-free engine: traces by {facts.get('probes')} random probes (seed {facts.get('seed')}), "
+                     f"Monte-Carlo SE of h² {facts.get('h2_mc_se', float('nan')):.2g}; V⁻¹ by conjugate gradients "
+                     f"(tolerance {facts.get('cg_tol')}); prediction-error variances and the log-likelihood are not "
+                     "computed.")
     return Summary("Kernel LMM results", info, tables, notes)
 
 

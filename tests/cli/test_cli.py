@@ -301,3 +301,27 @@ def test_several_kernels_give_one_component_each(study, tmp_path, capsys):
     blp = pd.read_csv(tmp_path / "two.blp", sep="\t")
     assert list(blp.columns) == ["FID", "IID", "BLUP", "PEV", "BLUP_GRM", "PEV_GRM", "BLUP_NNGP", "PEV_NNGP"]
     np.testing.assert_allclose(blp["BLUP"], blp["BLUP_GRM"] + blp["BLUP_NNGP"], atol=1e-8)
+
+
+def test_fit_streams_the_bed_with_the_matrix_free_engine_and_logs_each_iteration(study, tmp_path, capsys, monkeypatch):
+    from ntkmixed.data.plink import Genotypes
+
+    def refuse(self):
+        raise AssertionError("the whole fileset was read into one matrix")
+
+    monkeypatch.setattr(Genotypes, "to_dataframe", refuse)
+    monkeypatch.setattr(Genotypes, "__array__", refuse)
+    out = tmp_path / "mf"
+    status, stdout, stderr = _run(capsys, *_fit_args(study, out, "--method", "reml", "--engine", "matrix-free",
+                                                     "--probes", 8, "--seed", 3))
+    assert status == 0, stderr
+    assert "Engine:" in stdout and "matrix-free" in stdout
+    log = out.with_suffix(".log").read_text()
+    assert re.search(r"reml iteration 1: theta = \[", log) and "by the matrix-free engine" in log
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["engine"]["name"] == "matrix-free" and document["engine"]["info"]["probes"] == 8
+    assert document["engine"]["info"]["seed"] == 3 and document["engine"]["info"]["cg_iterations"] > 0
+    blp = pd.read_csv(out.with_suffix(".blp"), sep="\t")
+    assert blp["PEV"].isna().all() and blp["BLUP"].notna().all()
+    status, _, stderr = _run(capsys, *_fit_args(study, tmp_path / "bad", "--engine", "matrix-free", "--probes", 1))
+    assert status != 0 and "at least 2 probes" in stderr
