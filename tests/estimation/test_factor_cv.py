@@ -60,6 +60,6 @@ def test_nystrom_krr_equals_krr_on_its_dense_matrix():
     np.testing.assert_allclose(res.cv_results.to_numpy(), reference.cv_results.to_numpy(), rtol=1e-9, atol=1e-12)
     assert res.lambda_ == reference.lambda_
     # prediction: K̃(new, train) α̂ from the landmarks
-    cross = res.trained_kernel.cross(res.design.new_samples(new.index, G.loc[new.index])[0], res.design.samples)
+    cross = res.trained_kernel.cross(res.design.new_samples(new.index, G.loc[new.index]), res.design.samples)
     expected = res.design.new_X(new).to_numpy() @ res.params.to_numpy() + cross @ res.dual_coef.to_numpy()
     np.testing.assert_allclose(res.predict(new, G.loc[new.index]), expected, atol=1e-10)
