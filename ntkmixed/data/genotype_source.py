@@ -177,12 +177,13 @@ def source_of(genotypes: Any, name: str, where: str):
     """``(source, sample_ids or None, snp_names)`` for what a user passed as genotypes,
     reading nothing from a PLINK fileset or a dask array (their values are checked as
     they are read); arrays and DataFrames are checked and stored compactly."""
-    from .genotypes import coerce_genotypes
+    from .genotypes import check_unique_snp_ids, coerce_genotypes
     from .plink import Genotypes, read_plink
 
     if isinstance(genotypes, str) or hasattr(genotypes, "__fspath__"):
         genotypes = read_plink(genotypes)
     if isinstance(genotypes, Genotypes):
+        check_unique_snp_ids(genotypes.snp_ids, name, where)
         return PlinkSource(genotypes), genotypes.sample_ids, [str(s) for s in genotypes.snp_ids]
     if is_dask_array(genotypes):
         source = DaskSource(genotypes)
