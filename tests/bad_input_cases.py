@@ -182,7 +182,7 @@ def _resign(meta: dict, arrays: dict) -> None:
         from ntkmixed.models import archive_file
     except ImportError:  # a version without checksums
         return
-    meta["checksums"] = {n: archive_file._checksum(archive_file.contiguous(a)) for n, a in arrays.items()}
+    meta["checksums"] = {n: archive_file._checksum(np.asarray(a, order="C")) for n, a in arrays.items()}
     meta[archive_file.HEADER_HASH] = archive_file.header_hash(meta)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import examples
 from ..exceptions import DataWarning, NtkmixedError, warn
 from .genotypes import Standardization, check_dosages, column_statistics
 
@@ -177,14 +178,20 @@ def source_of(genotypes: Any, name: str, where: str):
     """``(source, sample_ids or None, snp_names)`` for what a user passed as genotypes,
     reading nothing from a PLINK fileset or a dask array (their values are checked as
     they are read); arrays and DataFrames are checked and stored compactly."""
-    from .genotypes import check_unique_snp_ids, coerce_genotypes
+    from .genotypes import coerce_genotypes
     from .plink import Genotypes, read_plink
 
     if isinstance(genotypes, str) or hasattr(genotypes, "__fspath__"):
         genotypes = read_plink(genotypes)
     if isinstance(genotypes, Genotypes):
-        check_unique_snp_ids(genotypes.snp_ids, name, where)
-        return PlinkSource(genotypes), genotypes.sample_ids, [str(s) for s in genotypes.snp_ids]
+        snp_ids = genotypes.snp_ids
+        if snp_ids.has_duplicates:  # SNPs are matched by ID at prediction, as for a DataFrame
+            duplicated = snp_ids[snp_ids.duplicated()].unique()
+            raise NtkmixedError(
+                f"The {name!r} argument of {where} has duplicated SNP IDs in {genotypes.prefix}.bim: "
+                f"{examples(list(duplicated))}. SNPs are matched by ID at prediction, so IDs must be unique "
+                "(PLINK 2: --set-all-var-ids or --rm-dup).")
+        return PlinkSource(genotypes), genotypes.sample_ids, [str(s) for s in snp_ids]
     if is_dask_array(genotypes):
         source = DaskSource(genotypes)
         if source.n_snps == 0:

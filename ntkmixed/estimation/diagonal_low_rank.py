@@ -39,6 +39,10 @@ class DiagonalPlusLowRankOperator(KernelOperator):
         self._matrix: np.ndarray | None = None
 
     @property
+    def is_formed(self) -> bool:
+        return self._matrix is not None
+
+    @property
     def rank(self) -> int:
         return self.F.shape[1]
 

@@ -118,6 +118,13 @@ class KernelOperator:
         return self._spectrum
 
     @property
+    def is_formed(self) -> bool:
+        """Whether the n×n matrix is held now (``has_dense`` says only that it can be
+        formed): callers that merely benefit from a dense matrix, such as diagnostics,
+        use it only when it is already there."""
+        return False
+
+    @property
     def has_spectrum(self) -> bool:
         """Whether the eigendecomposition is already computed (so reusing it is free)."""
         return self._spectrum is not None
@@ -137,6 +144,7 @@ class DenseOperator(KernelOperator):
     """
 
     has_dense = True
+    is_formed = True  # the matrix is the representation
 
     def __init__(self, matrix: np.ndarray):
         matrix = np.asarray(matrix, dtype=np.float64)
@@ -178,6 +186,10 @@ class FactorOperator(KernelOperator):
         self.F = factor
         self._matrix: np.ndarray | None = None
         self._thin_svd: ThinSVD | None = None
+
+    @property
+    def is_formed(self) -> bool:
+        return self._matrix is not None
 
     @property
     def rank(self) -> int:

@@ -158,10 +158,10 @@ def kernel_diagnostics(operator: KernelOperator) -> KernelDiagnostics:
 
 def _centred_frobenius_squared(operator: KernelOperator, row_sums: np.ndarray, mean_entry: float) -> float:
     """‖K_c‖²_F = ‖K‖²_F − 2‖K1‖²/n + (1ᵀK1/n)²: exact from a dense matrix or a factor
-    (‖FᵀF‖²_F); otherwise Hutchinson's estimate E‖K_c z‖² over seeded Rademacher probes
+    (‖FᵀF‖²_F) when one is held; otherwise Hutchinson's estimate E‖K_c z‖² over seeded Rademacher probes
     (on K_c itself: the expansion would cancel catastrophically for a nearly constant K)."""
     n = operator.n
-    if operator.has_dense:
+    if operator.is_formed:
         matrix = operator.dense()
         frobenius = float(np.einsum("ij,ij->", matrix, matrix))
     elif operator.factor() is not None:
@@ -193,7 +193,7 @@ def _smallest_centred_eigenvalue(operator: KernelOperator, centred_trace: float)
     # 1 is an eigenvector of K_c with eigenvalue 0; adding shift·11ᵀ/n moves it to the top
     # of the spectrum, so the smallest eigenvalue left belongs to 1⊥
     shift = max(centred_trace, 1.0)
-    if operator.has_dense:
+    if operator.is_formed:
         matrix = operator.dense()
         centred = matrix - matrix.mean(axis=0) - matrix.mean(axis=1)[:, None] + matrix.mean() + shift / n
         return float(np.linalg.eigvalsh(centred)[0]), "exact"

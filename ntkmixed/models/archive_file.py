@@ -246,12 +246,6 @@ def _verify(path: str, checksums: dict, arrays: dict[str, np.ndarray]) -> None:
             )
 
 
-def contiguous(value: Any) -> np.ndarray:
-    """The array in C order, keeping its shape (``np.ascontiguousarray`` makes 0-d arrays 1-d)."""
-    array = np.asarray(value)
-    return array if array.flags.c_contiguous else array.copy(order="C")
-
-
 def _checksum(array: np.ndarray) -> dict[str, Any]:
     digest = hashlib.sha256()
     view = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")

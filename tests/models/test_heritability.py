@@ -69,20 +69,34 @@ def test_sample_variance_h2_and_se_equal_dense_formulas(engine, n_kernels, metho
         pytest.skip(f"engine {engine!r} does not take dense kernels")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = nm.fit("y ~ sex + age", data, kernel=kernels, method=method, engine=engine)
+        try:
+            res = nm.fit("y ~ sex + age", data, kernel=kernels, method=method, engine=engine)
+        except nm.NtkmixedError as exc:  # e.g. HODLR offers no MINQUE0 (it needs V at σ²_g = 0)
+            if repr(engine) not in str(exc) and engine not in str(exc):
+                raise
+            pytest.skip(f"engine {engine!r} does not offer {method}: {exc}")
         kernel_res = nm.fit("y ~ sex + age", data, kernel=kernels, method=method, engine=engine, h2_definition="kernel")
     theta = res.variance_components["estimate"].to_numpy()
     cov = res.variance_components_cov.to_numpy()
+    if not np.isfinite(cov).all():
+        # matrix-free MINQUE0 takes its SEs from a jackknife over SNP blocks, which
+        # precomputed kernels do not have: the h² SE must then be missing, not invented
+        assert np.isnan(res.h2_se) and np.isnan(res.heritability["se"]).all()
+        cov = np.zeros_like(cov)
     factors = np.array([_factor(K) for K in matrices])
     np.testing.assert_allclose(res.sample_variance_factors.to_numpy(), factors, rtol=1e-12)
     expected, se = _brute_force_shares(theta, cov, factors)
     np.testing.assert_allclose(res.heritability["estimate"].to_numpy(), expected[:-1], rtol=1e-10)
-    np.testing.assert_allclose(res.heritability["se"].to_numpy(), se[:-1], rtol=1e-6)
-    assert (res.h2, res.h2_se) == (pytest.approx(expected[-1], rel=1e-10), pytest.approx(se[-1], rel=1e-6))
+    if np.isfinite(res.h2_se):
+        np.testing.assert_allclose(res.heritability["se"].to_numpy(), se[:-1], rtol=1e-6)
+        assert res.h2_se == pytest.approx(se[-1], rel=1e-6)
+    assert res.h2 == pytest.approx(expected[-1], rel=1e-10)
     # the kernel definition: every D set to 1, same θ̂
     expected, se = _brute_force_shares(theta, cov, np.ones(n_kernels))
     assert kernel_res.h2_definition == "kernel" and res.h2_definition == "sample-variance"
-    assert (kernel_res.h2, kernel_res.h2_se) == (pytest.approx(expected[-1], rel=1e-8), pytest.approx(se[-1], rel=1e-6))
+    assert kernel_res.h2 == pytest.approx(expected[-1], rel=1e-8)
+    if np.isfinite(kernel_res.h2_se):
+        assert kernel_res.h2_se == pytest.approx(se[-1], rel=1e-6)
     np.testing.assert_allclose(kernel_res.heritability["estimate"].to_numpy(), expected[:-1], rtol=1e-8)
 
 
