@@ -208,14 +208,19 @@ def check_dosages(values: np.ndarray, name: str, where: str, sample_ids: list | 
     )
 
 
-def _from_frame(frame: pd.DataFrame, name: str, where: str) -> tuple[np.ndarray, pd.Index, list[str]]:
-    if frame.columns.has_duplicates:
-        duplicated = frame.columns[frame.columns.duplicated()].unique()
+def check_unique_snp_ids(snp_ids: pd.Index, name: str, where: str) -> None:
+    """SNPs are matched by ID at prediction, so a genotype input's SNP IDs must be unique."""
+    if snp_ids.has_duplicates:
+        duplicated = snp_ids[snp_ids.duplicated()].unique()
         raise NtkmixedError(
-            f"The {name!r} argument of {where} has duplicated SNP IDs (columns): {examples(list(duplicated))}. "
+            f"The {name!r} argument of {where} has duplicated SNP IDs: {examples(list(duplicated))}. "
             "SNPs are matched by ID at prediction, so IDs must be unique (PLINK 2: --set-all-var-ids "
             "or --rm-dup)."
         )
+
+
+def _from_frame(frame: pd.DataFrame, name: str, where: str) -> tuple[np.ndarray, pd.Index, list[str]]:
+    check_unique_snp_ids(frame.columns, name, where)
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         hint = ""
