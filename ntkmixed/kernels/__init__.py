@@ -9,7 +9,6 @@ from .grm import GRM
 from .normalize import Normalization
 from .ntk import NTK
 from .nystrom import Nystrom
-from .random_features import RandomFeatures
 from .precomputed import Precomputed
 
-__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian", "Nystrom", "RandomFeatures"]
+__all__ = ["Kernel", "Samples", "GRM", "Precomputed", "Normalization", "NTK", "NNGP", "Polynomial", "Gaussian", "Nystrom"]
