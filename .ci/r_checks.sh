@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # R side of CI, called by .ci/run after pytest (and runnable alone from the repository
 # root): the Python environment R uses, R CMD build + R CMD check of the R package,
-# the testthat suite, and both vignettes rendered to HTML in build/vignettes/.
+# the testthat suite, both vignettes rendered to HTML in build/vignettes/, the pkgdown
+# reference site in build/docs/r/, and install_ntkmixed() tested from a fresh R library.
 # Ends with the line "R tests: N passed, N failed, N skipped" (test_that blocks) and
 # exits non-zero when any step fails.
 #
 # Needs (Debian): r-base-core r-base-dev r-cran-reticulate r-cran-testthat r-cran-knitr
-# r-cran-rmarkdown pandoc r-cran-lme4 r-cran-roxygen2; (Python, system interpreter):
+# r-cran-rmarkdown pandoc r-cran-lme4 r-cran-roxygen2 r-cran-pkgdown; (Python, system interpreter):
 # the ntkmixed requirements, jupyter nbconvert and ipykernel. It installs nothing else
-# except numpy<2 and pandas<3 into the R virtual environment below.
+# except numpy<2 and pandas<3 into the R virtual environment below (and, in step 6, into
+# a temporary one made by install_ntkmixed()).
 #
 # Environment:
 #   NTKMIXED_PYTHON  Python for R to use as is (skips the virtual environment).
@@ -129,7 +131,65 @@ t0=$(seconds)
 py_vignette=$vignettes_out/getting-started-python.html
 [ -s "$py_vignette" ] && echo "$(basename "$py_vignette"): $(du -k "$py_vignette" | cut -f1) KiB in $(elapsed "$t0") s"
 
-# --- 5. Totals ------------------------------------------------------------------------------
+# --- 5. The R reference site (pkgdown) ---------------------------------------------------------
+# Every help page with its examples executed against the Python above, into build/docs/r/
+# next to the Sphinx site. pkgdown 2.0 would look up the package on CRAN for the sidebar;
+# pkgdown.internet = FALSE keeps it offline.
+step "pkgdown site: build/docs/r"
+t0=$(seconds)
+rm -rf "$root/build/docs/r"
+(cd "$root/R" && R_LIBS="$lib${R_LIBS:+:$R_LIBS}" Rscript --vanilla -e \
+  'options(pkgdown.internet = FALSE); pkgdown::build_site(".", preview = FALSE, install = FALSE, new_process = FALSE)') \
+  >"$build/pkgdown.log" 2>&1 || { tail -40 "$build/pkgdown.log"; fail "pkgdown"; }
+# pkgdown prints an example's error into its page rather than failing: look for them
+broken=$(grep -l '<span class="r-err' "$root/build/docs/r/reference/"*.html 2>/dev/null || true)
+if [ -n "$broken" ]; then
+  echo "examples failed in: $broken"
+  fail "pkgdown examples"
+fi
+[ -s "$root/build/docs/r/index.html" ] && echo "pkgdown: $(ls "$root/build/docs/r/reference/"*.html | wc -l) reference pages in $(elapsed "$t0") s"
+
+# --- 6. install_ntkmixed() from a fresh R library -----------------------------------------------
+# The R package installed into an empty library, install_ntkmixed() against this source tree
+# (a virtual environment over the system Python's packages, so the pinned torch is reused;
+# NumPy/pandas as reticulate 1.28 needs them), then a new R session that must find the
+# environment by itself and fit the example. Environments and the record go to temporary
+# directories, never to the user's.
+step "install_ntkmixed() from a fresh R library"
+t0=$(seconds)
+fresh=$(mktemp -d)
+mkdir -p "$fresh/lib"
+base_python=$("$python_base" -c 'import sys; print(sys.executable)')
+if R CMD INSTALL --no-test-load -l "$fresh/lib" "$tarball" >"$fresh/install.log" 2>&1; then
+  fresh_env=(env -u NTKMIXED_PYTHON -u RETICULATE_PYTHON WORKON_HOME="$fresh/venvs" \
+             R_USER_CONFIG_DIR="$fresh/config" R_LIBS="$fresh/lib")
+  "${fresh_env[@]}" Rscript --vanilla -e \
+    "ntkmixed::install_ntkmixed(python = '$base_python', package = '$root', system_site_packages = TRUE)" \
+    >"$build/install_ntkmixed.log" 2>&1 || { grep -v 'is ignored' "$build/install_ntkmixed.log" | tail -30; fail "install_ntkmixed"; }
+  cat >"$fresh/after.R" <<'RSCRIPT'
+library(ntkmixed)
+available <- ntkmixed_available()
+if (!isTRUE(available)) stop("not available after install_ntkmixed(): ", attr(available, "reason"))
+env <- python_environment()
+cat("python", env$python, "numpy", env$numpy, "pandas", env$pandas, "\n")
+if (!startsWith(env$python, file.path(Sys.getenv("WORKON_HOME"), "r-ntkmixed"))) stop("another Python was used: ", env$python)
+example <- load_example()
+m <- suppressWarnings(fit(y_additive ~ sex + age, data = example$data, genotypes = example$genotypes, kernel = GRM()))
+cat("h2", format(h2(m)$estimate, digits = 4), "\n")
+RSCRIPT
+  if (cd "$fresh" && "${fresh_env[@]}" Rscript --vanilla after.R >"$fresh/after.log" 2>&1); then
+    grep -E '^(python|h2) ' "$fresh/after.log"
+  else
+    cat "$fresh/after.log"; fail "fit after install_ntkmixed"
+  fi
+  cat "$fresh/after.log" >>"$build/install_ntkmixed.log"
+else
+  cat "$fresh/install.log"; fail "R CMD INSTALL into a fresh library"
+fi
+rm -rf "$fresh"
+echo "install_ntkmixed() and a fit in a new session: $(elapsed "$t0") s"
+
+# --- 7. Totals ------------------------------------------------------------------------------
 echo
 echo "R checks took $(elapsed "$start_all") s"
 if [ ${#failures[@]} -gt 0 ]; then

@@ -21,7 +21,7 @@ _EXPORTS = {
     "fit": "models",
     "KernelLMM": "models",
     "LMMResults": "models",
-    "load": "models",
+    "load": "association",  # association's load also knows its own result kinds
     "standardize": "data.genotypes",
     "Standardization": "data.genotypes",
     "Kernel": "kernels",
@@ -40,6 +40,12 @@ _EXPORTS = {
     "read_pheno": "data.phenotypes",
     "read_covar": "data.phenotypes",
     "compare": "experiments.comparison",
+    "gwas": "association",
+    "GWASResults": "association",
+    "kernel_test": "association",
+    "region_scan": "association",
+    "KernelTestResults": "association",
+    "RegionScanResults": "association",
     "NtkmixedError": "exceptions",
     "ConvergenceWarning": "exceptions",
     "BoundaryWarning": "exceptions",
@@ -59,6 +65,7 @@ _SUBMODULES = {
     "data": "data",
     "models": "models",
     "experiments": "experiments",
+    "association": "association",
 }
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)

@@ -53,7 +53,15 @@ class NtkmixedDeprecationWarning(DeprecationWarning):
 
 def warn(message: str, category: type[Warning]) -> None:
     """Issue a warning attributed to the first caller outside ntkmixed (so users see
-    their own line, however deep inside the package the warning arose)."""
+    their own line, however deep inside the package the warning arose).
+
+    Parameters
+    ----------
+    message : str
+        The warning text.
+    category : type of Warning
+        Its class, e.g. :class:`BoundaryWarning`.
+    """
     import os
     import sys
     import warnings

@@ -108,6 +108,8 @@ class World:
         buffer = {"__meta__": np.array(json.dumps(meta))} if meta is not None else {}
         buffer.update(arrays)
         np.savez(path, **buffer)
+        if resign:
+            _seal(path)
         return path
 
     @cached_property
@@ -182,6 +184,14 @@ def _resign(meta: dict, arrays: dict) -> None:
         return
     meta["checksums"] = {n: archive_file._checksum(np.ascontiguousarray(a)) for n, a in arrays.items()}
     meta[archive_file.HEADER_HASH] = archive_file.header_hash(meta)
+
+
+def _seal(path: Path) -> None:
+    try:
+        from ntkmixed.models.archive_file import seal
+    except ImportError:  # a version without sealed files
+        return
+    seal(str(path))
 
 
 class CommandFailed(Exception):
@@ -367,6 +377,12 @@ def _(w):
     base = quiet(fit, w, method="minque0")
     scaled = quiet(fit, w, data=w.data.assign(y=w.data["y"] * 1e100), method="minque0")
     same(scaled.h2, base.h2)
+
+
+bad("fit", "response scaled by 1e200: variance components overflow float64", ("response", "'y'", "1e400", "Rescale"))(
+    lambda w: fit(w, data=w.data.assign(y=w.data["y"] * 1e200)))
+bad("fit", "response scaled by 1e-200: variance components underflow float64", ("response", "'y'", "Rescale"))(
+    lambda w: fit(w, data=w.data.assign(y=w.data["y"] * 1e-200)))
 
 
 # --- fit: data and IDs -----------------------------------------------------------------------------
@@ -571,10 +587,16 @@ def _(w):
     np.testing.assert_allclose(shuffled.cv_results["mean"].to_numpy(), base.cv_results["mean"].to_numpy(), rtol=1e-9)
 
 
-@ok("krr", "response scaled by 1e100 gives the same λ")
+@ok("krr", "response scaled by 1e200 or 1e-200 gives the same λ and rescaled estimates")
 def _(w):
-    scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * 1e100), cv=5)
-    assert scaled.lambda_ == w.krr_result.lambda_
+    base = w.krr_result
+    for factor in (1e200, 1e-200):
+        scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * factor), cv=5)
+        assert scaled.lambda_ == base.lambda_, (factor, scaled.lambda_, base.lambda_)
+        same(scaled.params["age"], base.params["age"] * factor)
+        same(scaled.dual_coef.iloc[0], base.dual_coef.iloc[0] * factor)
+    scaled = quiet(krr, w, data=w.data.assign(y=w.data["y"] * 1e100), cv=5)  # MSE ~1e200: representable
+    same(scaled.cv_results["mean"].iloc[0], base.cv_results["mean"].iloc[0] * 1e200)
 
 
 # --- predict -----------------------------------------------------------------------------------------------------------
@@ -782,7 +804,7 @@ def _(w):
 
 
 # --- files: phenotypes and covariates -----------------------------------------------------------------------------------------------------
-bad("pheno", "short row", ("short.txt", "line 3", "3 fields", "2"))(
+bad("pheno", "short row", ("short.txt", "line 3", "2 fields", "has 3"))(
     lambda w: nm.read_pheno(w.write("short.txt", w.pheno_text(["s00 s00 1.0", "s01 s01"]))))
 bad("pheno", "long row", ("long.txt", "line 2"))(
     lambda w: nm.read_pheno(w.write("long.txt", w.pheno_text(["s00 s00 1.0 2.0"]))))
@@ -877,6 +899,32 @@ bad("compare", "phenotype array of the wrong length", ("inconsistent numbers of 
 bad("compare", "width 0", ("'width'", "0"))(lambda w: nm.compare(w.G, w.data["y"], methods=["ntk-lmm"], n_splits=1, width=0))
 bad("compare", "-9 in the genotypes", ("'genotypes'", "[0, 2]", "-9"))(
     lambda w: nm.compare(with_cell(w.G, 0, "rs0", -9.0), w.data["y"], methods=["gblup"], n_splits=1))
+
+
+# --- association tests ----------------------------------------------------------------------------------------------------------------
+def _snp_info(w):
+    return pd.DataFrame({"chr": ["1"] * (P // 2) + ["2"] * (P - P // 2), "bp": np.arange(P) * 1000 + 1}, index=w.G.columns)
+
+
+bad("association", "gwas: -9 in the genotypes", ("'genotypes'", "[0, 2]", "-9", "s03"))(
+    lambda w: nm.gwas("y ~ sex", w.data, with_cell(w.G, 3, "rs20", -9.0), snp_info=_snp_info(w)))
+bad("association", "gwas: loco as text", ("'loco'", "'yes'"))(
+    lambda w: nm.gwas("y ~ sex", w.data, w.G, snp_info=_snp_info(w), loco="yes"))
+bad("association", "gwas: unknown test", ("'test'", "'t'"))(lambda w: nm.gwas("y ~ sex", w.data, w.G, test="t"))
+bad("association", "gwas: seed negative", ("'seed'", "-1"))(lambda w: nm.gwas("y ~ sex", w.data, w.G, seed=-1))
+bad("association", "gwas: progress as text", ("'progress'", "'x'"))(
+    lambda w: nm.gwas("y ~ sex", w.data, w.G, snp_info=_snp_info(w), engine="dense", progress="x"))
+bad("association", "gwas: inf in the response", ("response", "'y'", "infinite"))(
+    lambda w: nm.gwas("y ~ sex", with_cell(w.data, 1, "y", np.inf), w.G, snp_info=_snp_info(w)))
+bad("association", "gwas: genotype IDs int, data IDs str", ("sample ID", "int", "str"))(
+    lambda w: nm.gwas("y ~ sex", w.data.set_axis([str(i) for i in range(N)]), w.G.set_axis(pd.Index(range(N))),
+                      snp_info=_snp_info(w)))
+bad("association", "kernel_test: unknown p-value method", ("'pvalue'", "'exact'"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, w.G, pvalue="exact"))
+bad("association", "kernel_test: inf in the genotypes", ("'genotypes'", "inf"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, with_cell(w.G, 2, "rs4", np.inf)))
+bad("association", "kernel_test: progress as text", ("'progress'", "'x'"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, w.G, progress="x"))
 
 
 # --- the command line ----------------------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,10 @@
 #' @return A numeric matrix of allele dosages (0/1/2, \code{NA} for missing
 #'   calls), one row per individual (row names = IIDs) and one column per SNP
 #'   (column names = SNP IDs).
+#' @examplesIf ntkmixed_available()
+#' G <- read_plink(load_example()$bfile)
+#' dim(G)
+#' G[1:3, 1:5]
 #' @export
 read_plink <- function(prefix) {
   prefix <- path.expand(as_string(prefix, "prefix", "read_plink"))
@@ -33,6 +37,11 @@ read_plink <- function(prefix) {
 #'   matrix, rows in the order of \code{data}), \code{bfile} (the PLINK prefix),
 #'   \code{table} (the path of the tab-separated data file) and \code{truth} (the
 #'   simulation settings, e.g. \code{truth$phenotypes$y_additive$h2}).
+#' @examplesIf ntkmixed_available()
+#' example <- load_example()
+#' str(example$data)
+#' dim(example$genotypes)
+#' example$truth$phenotypes$y_additive$h2
 #' @export
 load_example <- function() {
   payload <- from_py(bridge()$example_payload())

@@ -10,8 +10,8 @@ new_kernel <- function(type, args) {
 as_count <- function(x, name, where, allow_null = FALSE) {
   if (is.null(x) && allow_null) return(NULL)
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x != round(x) || abs(x) > .Machine$integer.max) {
-    stop(sprintf("The '%s' argument of %s must be a whole number. Got %s.", name, where,
-                 format_value(x)), call. = FALSE)
+    stop(sprintf("The '%s' argument of %s must be a whole number in [-%d, %d] (an R integer). Got %s.",
+                 name, where, .Machine$integer.max, .Machine$integer.max, format_value(x)), call. = FALSE)
   }
   as.integer(x)
 }
@@ -205,7 +205,9 @@ kernel_list <- function(kernel) {
 kernel_to_py <- function(kernel) {
   kernels <- kernel_list(kernel)
   specs <- lapply(kernels, function(k) list(type = k$type, args = kernel_py_args(k)))
-  if (inherits(kernel, "ntkmixed_kernel")) bridge()$make_kernel(specs[[1]]) else bridge()$make_kernel(specs)
+  # through py_run, so that a kernel refused by Python is an ntkmixed_error like any other
+  spec <- if (inherits(kernel, "ntkmixed_kernel")) specs[[1]] else specs
+  py_run(bridge()$make_kernel, spec)
 }
 
 kernel_py_args <- function(kernel) {

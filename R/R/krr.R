@@ -28,16 +28,14 @@
 #'   ridge parameter is \code{$lambda} and the score of every \eqn{\lambda} on
 #'   every fold \code{$cv_results} (columns \code{lambda}, \code{fold_0}, ...,
 #'   \code{mean} and \code{se}).
-#' @examples
-#' if (ntkmixed_available()) {
-#'   set.seed(2)
-#'   n <- 100
-#'   G <- matrix(rbinom(n * 200, 2, 0.4), n, dimnames = list(paste0("id", 1:n), NULL))
-#'   df <- data.frame(y = drop(scale(G) %*% rnorm(200, sd = 0.07)) + rnorm(n),
-#'                    row.names = rownames(G))
-#'   r <- krr(y ~ 1, data = df, genotypes = G, kernel = NTK(depth = 2, width = Inf))
-#'   r$lambda
-#' }
+#' @examplesIf ntkmixed_available()
+#' set.seed(2)
+#' n <- 100
+#' G <- matrix(rbinom(n * 200, 2, 0.4), n, dimnames = list(paste0("id", 1:n), NULL))
+#' df <- data.frame(y = drop(scale(G) %*% rnorm(200, sd = 0.07)) + rnorm(n),
+#'                  row.names = rownames(G))
+#' r <- krr(y ~ 1, data = df, genotypes = G, kernel = NTK(depth = 2, width = Inf))
+#' r$lambda
 #' @export
 krr <- function(formula, data, genotypes = NULL, kernel = NTK(), lambdas = NULL, cv = 5L,
                 scoring = "mse", seed = 0L, progress = NULL) {
@@ -104,6 +102,14 @@ new_krr_fit <- function(results, call, formula, kernel) {
 #'
 #' @param object,x A fit from \code{\link{krr}}.
 #' @param ... Unused (\code{predict}: further arguments of the Python method).
+#' @examplesIf ntkmixed_available()
+#' example <- load_example()
+#' r <- krr(y_additive ~ sex + age, data = example$data, genotypes = example$genotypes,
+#'          kernel = NTK(depth = 2, width = Inf), cv = 5)
+#' r
+#' coef(r)
+#' head(fitted(r))
+#' summary(r)
 #' @name ntkmixed_krr-methods
 NULL
 

@@ -19,6 +19,15 @@
 #'   reference level instead of failing.
 #' @param ... Further arguments of the Python \code{predict}, by name.
 #' @return A numeric vector named by sample ID.
+#' @examplesIf ntkmixed_available()
+#' example <- load_example()
+#' data <- example$data[!is.na(example$data$y_nonlinear), ]
+#' test <- rownames(data)[1:100]
+#' train <- setdiff(rownames(data), test)
+#' m <- fit(y_nonlinear ~ sex + age, data = data[train, ],
+#'          genotypes = example$genotypes[train, ], kernel = NTK(depth = 2, width = Inf))
+#' predicted <- predict(m, newdata = data[test, ], genotypes = example$genotypes[test, ])
+#' cor(predicted, data[test, "y_nonlinear"])
 #' @export
 predict.ntkmixed_fit <- function(object, newdata = NULL, genotypes = NULL,
                                  allow.new.levels = FALSE, ...) {

@@ -25,10 +25,12 @@ bridge <- function() {
   )
 }
 
-# NTKMIXED_PYTHON, read when Python is about to start (so setting it after library(ntkmixed)
-# works too); RETICULATE_PYTHON wins when both are set.
+# NTKMIXED_PYTHON, else the interpreter install_ntkmixed() recorded, read when Python is
+# about to start (so setting either after library(ntkmixed) works too); RETICULATE_PYTHON
+# wins over both.
 choose_python <- function() {
   python <- Sys.getenv("NTKMIXED_PYTHON", unset = "")
+  if (!nzchar(python)) python <- saved_python()
   if (nzchar(python) && !nzchar(Sys.getenv("RETICULATE_PYTHON", unset = "")) &&
       !reticulate::py_available(initialize = FALSE)) {
     Sys.setenv(RETICULATE_PYTHON = path.expand(python))
@@ -44,11 +46,12 @@ import_error_message <- function(message) {
     return(paste0(
       "The Python package 'ntkmixed' (or one of its dependencies) is not installed in the ",
       "Python that R uses (", python_path(), ").\n",
-      "Install it there, for example:\n",
-      "  python -m venv --system-site-packages ~/.venv-ntkmixed\n",
-      "  ~/.venv-ntkmixed/bin/pip install 'numpy<2' 'pandas<3' ntkmixed\n",
-      "and point R at it (in ~/.Renviron, or in the session before the first ntkmixed call):\n",
-      "  NTKMIXED_PYTHON=~/.venv-ntkmixed/bin/python\n",
+      "Create a Python environment with it in one call (then restart R):\n",
+      "  ntkmixed::install_ntkmixed()    # or install_ntkmixed(package = \"path/to/ntkmixed\")\n",
+      "or use an environment of your own where 'import ntkmixed' works",
+      if (utils::packageVersion("reticulate") < "1.38") " (with this reticulate: numpy<2 and pandas<3)" else "",
+      ", set before the first ntkmixed call (e.g. in ~/.Renviron):\n",
+      "  NTKMIXED_PYTHON=/path/to/env/bin/python\n",
       "(Python said: ", first_line(message), ")"
     ))
   }
@@ -60,7 +63,9 @@ python_path <- function() {
     value <- Sys.getenv(variable, unset = "")
     if (nzchar(value)) return(paste0(variable, "=", value))
   }
-  "found by reticulate; set NTKMIXED_PYTHON to choose one"
+  saved <- saved_python()
+  if (nzchar(saved)) return(paste0(saved, ", recorded by install_ntkmixed()"))
+  "found by reticulate; install_ntkmixed() makes one, or set NTKMIXED_PYTHON"
 }
 
 first_line <- function(message) sub("\n.*", "", message)
@@ -69,15 +74,22 @@ first_line <- function(message) sub("\n.*", "", message)
 #'
 #' Checks, without raising an error, that Python can be started and that the
 #' Python package \code{ntkmixed} can be imported in it. Tests and examples use
-#' it to skip when Python is missing.
+#' it to skip when Python is missing. When it is, \code{\link{install_ntkmixed}()}
+#' creates a Python environment with it in one call.
+#'
+#' The Python used is, in this order: \code{RETICULATE_PYTHON},
+#' \code{NTKMIXED_PYTHON}, the interpreter recorded by
+#' \code{\link{install_ntkmixed}()}, or whatever reticulate finds.
 #'
 #' @param initialize Start Python if it is not running yet (the default).
 #'   With \code{FALSE}, returns \code{FALSE} unless Python was already started.
 #' @return \code{TRUE} or \code{FALSE}; when \code{FALSE}, the attribute
-#'   \code{"reason"} says why.
+#'   \code{"reason"} says why (and how to install ntkmixed).
+#' @seealso \code{\link{install_ntkmixed}}
 #' @export
 #' @examples
-#' ntkmixed_available()
+#' available <- ntkmixed_available()
+#' if (!available) cat(attr(available, "reason"), "\n")
 ntkmixed_available <- function(initialize = TRUE) {
   if (!initialize && !reticulate::py_available(initialize = FALSE)) {
     return(structure(FALSE, reason = "Python has not been started"))
@@ -94,9 +106,15 @@ ntkmixed_available <- function(initialize = TRUE) {
 
 #' The Python environment used by ntkmixed
 #'
+#' Starts Python if needed (see \code{\link{ntkmixed_available}} for which
+#' interpreter is chosen).
+#'
 #' @return A named list: the Python executable and the versions of Python,
 #'   ntkmixed, NumPy and pandas.
+#' @seealso \code{\link{install_ntkmixed}}
 #' @export
+#' @examplesIf ntkmixed_available()
+#' str(python_environment())
 python_environment <- function() {
   # bridge() first: py_to_r() starts Python before it evaluates its argument
   environment <- bridge()$environment()
@@ -145,6 +163,9 @@ r_message <- function(message) {
   message <- gsub("allow_new_levels=True", "allow.new.levels = TRUE", message, fixed = TRUE)
   message <- gsub("'allow_new_levels'", "'allow.new.levels'", message, fixed = TRUE)
   message <- gsub("pandas DataFrame", "data.frame", message, fixed = TRUE)
+  message <- gsub("G.replace(-9, np.nan)", "G[G == -9] <- NA", message, fixed = TRUE)
+  message <- gsub("(pd.to_numeric)", "(as.numeric)", message, fixed = TRUE)
+  message <- gsub("pd.to_numeric", "as.numeric", message, fixed = TRUE)
   message
 }
 

@@ -17,8 +17,11 @@ from ..data.datasets import load_example
 from ..data.phenotypes import merge_by_iid
 from ..kernels import GRM, NTK
 from ..models import fit, krr, load
+from .association import run_gwas, run_kernel_test
 from .errors import CommandError
-from .inputs import covariate_tables, load_genotypes, load_inputs, make_kernels, resolve_model, training_dosages
+from ..exceptions import UnseenLevelsError
+from .inputs import (check_kernel_memory, covariate_tables, load_genotypes, load_inputs, make_kernels, resolve_model,
+                     training_dosages)
 from .log import Log
 from .outputs import (Outputs, add_json_and_log, add_log, blp_table, common_json, fixed_table, hsq_text,
                       records, tsv)
@@ -32,10 +35,11 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     outputs = Outputs(args.out)
     inputs = load_inputs(args, log)
     kernel = make_kernels(args)
+    check_kernel_memory(kernel, len(inputs.data), inputs.genotypes.n_snps, args)
     log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} ...")
     started = time.monotonic()
     result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
-                 constrain=not args.no_constrain, progress=_progress(args))
+                 constrain=not args.no_constrain, progress=_progress(args), h2_definition=args.h2_definition)
     log.info(f"Fitted in {time.monotonic() - started:.1f} s.")
     summary = str(result.summary())
     print(summary, flush=True)
@@ -52,6 +56,9 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
         "variance_components": records(result.variance_components),
         "variance_components_cov": result.variance_components_cov.to_numpy().tolist(),
         "heritability": records(result.heritability), "h2": result.h2, "h2_se": result.h2_se,
+        "h2_definition": result.h2_definition, "h2_conf_int": records(result.conf_int_h2()),
+        "sample_variance_factors": result.sample_variance_factors.to_dict(),
+        "kernel_diagnostics": records(result.kernel_diagnostics),
         "fixed_effects": records(result.fixed_effects),
         "model_file": os.path.basename(outputs.path("model.npz")),
     })
@@ -69,6 +76,7 @@ def run_krr(args: argparse.Namespace, argv: list[str], log: Log) -> None:
             raise CommandError(f"--lambdas must be comma-separated numbers; got {args.lambdas!r}") from None
     inputs = load_inputs(args, log)
     kernel = make_kernels(args)
+    check_kernel_memory(kernel, len(inputs.data), inputs.genotypes.n_snps, args)
     log.info(f"Kernel ridge regression {inputs.formula} with {kernel!r}, λ by {args.cv}-fold CV ...")
     result = krr(inputs.formula, inputs.data, inputs.genotypes, kernel=kernel, lambdas=lambdas, cv=args.cv,
                  scoring=args.scoring, seed=args.seed)
@@ -106,7 +114,11 @@ def run_predict(args: argparse.Namespace, argv: list[str], log: Log) -> None:
         log.info(str(report))
     else:
         newdata = pd.DataFrame(index=genotypes.sample_ids)
-    predicted = result.predict(newdata, genotypes=dosages.loc[newdata.index], allow_new_levels=args.allow_new_levels)
+    try:
+        predicted = result.predict(newdata, genotypes=dosages.loc[newdata.index], allow_new_levels=args.allow_new_levels)
+    except UnseenLevelsError as exc:
+        raise CommandError(str(exc).replace("The 'newdata' argument of predict has", "The covariates of --covar/--qcovar have")
+                           .replace("Pass allow_new_levels=True", "Pass --allow-new-levels")) from None
     fids = pd.Series(genotypes.fid.to_numpy(), index=genotypes.sample_ids)
     table = pd.DataFrame({"FID": fids.reindex(predicted.index).to_numpy(), "IID": predicted.index.to_numpy(),
                           "PRED": predicted.to_numpy()})
@@ -142,5 +154,6 @@ def run_example(args: argparse.Namespace, argv: list[str], log: Log) -> None:
 
 #: command name -> runner
 COMMANDS: dict[str, Callable[[argparse.Namespace, list[str], Log], None]] = {
-    "fit": run_fit, "krr": run_krr, "predict": run_predict, "example": run_example,
+    "fit": run_fit, "krr": run_krr, "predict": run_predict, "gwas": run_gwas, "kernel-test": run_kernel_test,
+    "example": run_example,
 }

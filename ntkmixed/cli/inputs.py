@@ -20,6 +20,7 @@ from ..data.phenotypes import merge_by_iid, read_covar, read_pheno
 from ..data.plink import read_plink
 from ..data.qc import qc
 from ..kernels import GRM, NNGP, NTK
+from ..exceptions import NtkmixedError
 from .errors import CommandError
 from .log import Log
 from .parser import names
@@ -133,6 +134,17 @@ def _formula(text: str | None, phenotype: str, covariates: list[str], data: pd.D
     return text, data
 
 
+def check_kernel_memory(kernel, n: int, p: int, args: argparse.Namespace) -> None:
+    """An error naming --width/--depth, before fitting, when an empirical NTK would not fit
+    in memory for these n people and p SNPs."""
+    for k in kernel if isinstance(kernel, list) else [kernel]:
+        if isinstance(k, NTK) and not k.analytic:
+            try:
+                k.check_memory(n, p)
+            except NtkmixedError as exc:
+                raise CommandError(f"--width {args.width} --depth {args.depth}: {exc}") from None
+
+
 def make_kernels(args: argparse.Namespace):
     several = len(args.kernel) > 1
     if "ntk" in args.kernel:
@@ -155,11 +167,7 @@ def resolve_model(path: str) -> tuple[str, dict | None]:
     if not os.path.isfile(path):
         raise CommandError(f"model file {path!r} does not exist")
     if path.endswith(".json"):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                description = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"{path} is not valid JSON ({exc})") from None
+        description = _read_description(path, "--model")
         if "model_file" not in description:
             raise CommandError(f"{path} is not an ntkmixed result description (no 'model_file')")
         model_file = os.path.join(os.path.dirname(os.path.abspath(path)), description["model_file"])
@@ -168,9 +176,19 @@ def resolve_model(path: str) -> tuple[str, dict | None]:
         return model_file, description
     sidecar = re.sub(r"\.model\.npz$", ".json", path)
     if sidecar != path and os.path.isfile(sidecar):
-        with open(sidecar, encoding="utf-8") as handle:
-            return path, json.load(handle)
+        return path, _read_description(sidecar, f"the result description next to {path}")
     return path, None
+
+
+def _read_description(path: str, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            description = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path} ({what}) is not valid JSON ({exc})") from None
+    if not isinstance(description, dict):
+        raise CommandError(f"{path} ({what}) is not an ntkmixed result description (not a JSON object)")
+    return description
 
 
 def training_dosages(genotypes, snps: dict | None, result: Any, log: Log) -> pd.DataFrame:

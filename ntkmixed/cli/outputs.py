@@ -1,6 +1,14 @@
-"""What a run writes: every file to a temporary name in the output directory, renamed
-only when all are computed (atomic on one file system), and the text layouts of GCTA's
-.hsq, .blp and .fixed, and OUT.json."""
+"""What a run writes, all or nothing: the output location is checked before any work;
+every file is written to a temporary name in the output directory and renamed over its
+final name only when all are written; a failure at any point leaves the prefix as it
+was (earlier outputs put back). Plus the text layouts of GCTA's .hsq, .blp and .fixed,
+and OUT.json.
+
+A rename is atomic on one file system, so a final name only ever holds a complete file —
+the previous one or the new one — even if the process is killed (SIGKILL) mid-write; a
+killed run can leave ``PREFIX.*.partial`` temporaries behind, never a partial file under
+a final name.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +30,19 @@ JSON_FORMAT = 1
 
 
 class Outputs:
-    """Files of one run, written together at the end: each to a temporary file in the
-    output directory, then renamed (atomic on one file system)."""
+    """Files of one run, written together at the end (see the module docstring)."""
 
     def __init__(self, prefix: str):
         self.prefix = prefix
+        if prefix.endswith(("/", os.sep)) or os.path.isdir(prefix) or os.path.basename(prefix) in ("", ".", ".."):
+            raise CommandError(
+                f"--out {prefix!r} names a folder; give a file prefix such as "
+                f"{os.path.join(prefix, 'run')!r} (outputs are PREFIX.hsq, PREFIX.json, …)"
+            )
         directory = os.path.dirname(os.path.abspath(prefix))
         if not os.path.isdir(directory):
             raise CommandError(f"output directory {directory!r} (from --out {prefix}) does not exist")
-        if not os.access(directory, os.W_OK):
-            raise CommandError(f"output directory {directory!r} is not writable")
+        _check_writable(directory, prefix)
         self.directory = directory
         self._pending: list[tuple[str, Callable[[str], None]]] = []
 
@@ -49,24 +60,64 @@ class Outputs:
         self._pending.append((self.path(suffix), writer))
 
     def commit(self, log: Log) -> list[str]:
-        temporaries: list[tuple[str, str]] = []
+        """Write every pending file to a temporary, then move them all into place; on any
+        failure remove the temporaries and put back what the final names held before."""
+        staged: list[tuple[str, str]] = []
+        replaced: list[tuple[str, str | None]] = []  # (final, hard link to its previous file)
         try:
             for final, writer in self._pending:
-                handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{os.path.basename(final)}.", suffix=".tmp")
-                os.close(handle)
-                temporaries.append((temporary, final))
-                writer(temporary)
-                os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600 files
-            for temporary, final in temporaries:
+                staged.append((_temporary(self.directory, final, "partial"), final))
+                writer(staged[-1][0])
+                os.chmod(staged[-1][0], 0o666 & ~_umask())  # mkstemp makes 0600 files
+            for temporary, final in staged:
+                previous = None
+                if os.path.exists(final):
+                    previous = _temporary(self.directory, final, "previous")
+                    os.unlink(previous)
+                    os.link(final, previous)  # the old file stays under its name until replaced
+                replaced.append((final, previous))
                 os.replace(temporary, final)
         except BaseException:
-            for temporary, _ in temporaries:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
+            for final, previous in reversed(replaced):
+                if previous is not None and os.path.exists(final) and os.path.samefile(previous, final):
+                    os.unlink(previous)  # never replaced (renaming a hard link onto itself does nothing)
+                elif previous is not None:
+                    os.replace(previous, final)
+                elif os.path.exists(final):
+                    os.unlink(final)
+            for temporary, _ in staged:
+                _remove(temporary)
             raise
-        written = [final for _, final in temporaries]
+        for _, previous in replaced:
+            if previous is not None:
+                _remove(previous)
+        written = [final for _, final in staged]
         log.info("Wrote " + ", ".join(written) + ".")
         return written
+
+
+def _temporary(directory: str, final: str, kind: str) -> str:
+    handle, path = tempfile.mkstemp(dir=directory, prefix=f"{os.path.basename(final)}.", suffix=f".{kind}")
+    os.close(handle)
+    return path
+
+
+def _check_writable(directory: str, prefix: str) -> None:
+    """Create and remove a file where the outputs will go (os.access is not enough: root
+    passes it for read-only file systems and /proc)."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=directory, prefix=f"{os.path.basename(prefix)}.", suffix=".probe")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CommandError(f"--out {prefix}: cannot write in {directory!r} ({exc.strerror or exc})") from None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _umask() -> int:
@@ -128,7 +179,8 @@ def add_log(outputs: Outputs, log: Log) -> None:
 
 
 def hsq_text(result: Any) -> str:
-    """GCTA's .hsq layout: Source, Variance, SE."""
+    """GCTA's .hsq layout: Source, Variance, SE; then comment lines with the h² definition,
+    the factors D and the interval for h²."""
     components = result.variance_components
     cov = result.variance_components_cov.to_numpy()
     k = len(components) - 1
@@ -144,6 +196,14 @@ def hsq_text(result: Any) -> str:
     lines += [f"logL\t{result.loglik:.6f}", f"n\t{result.nobs}"]
     if k > 1:
         lines += [f"# G{i + 1}\t{name}" for i, name in enumerate(components.index[:k])]
+    # what V(G)/Vp means here (GCTA's is the kernel definition), and its interval; the text
+    # stays in the first column so that the Variance column still reads as numbers
+    lines.append(f"# h2 definition: {result.h2_definition}")
+    lines += [f"# {label.replace('V(', 'D(')}\t{factor:.6g}" for label, factor in zip(labels, result.sample_variance_factors)]
+    interval = result.conf_int_h2().iloc[-1]
+    source = "V(G)/Vp" if k == 1 else "Sum of V(G)/Vp"
+    lines.append(f"# {source} {100 * interval['level']:g}% CI ({interval['method']})\t{interval['lower']:.6g}\t"
+                 f"{interval['upper']:.6g}")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ntkmixed", description="Kernel linear mixed models and kernel ridge regression with Neural Tangent Kernels.")
     parser.add_argument("--version", action="version", version=f"ntkmixed {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{fit,krr,predict,example}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{fit,krr,predict,gwas,kernel-test,example}", parser_class=_Parser)
 
     common = _Parser(add_help=False)
     common.add_argument("--quiet", action="store_true", help="only warnings and errors on stderr")
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="genetic kernel (comma-separated for one variance component each; default grm)")
     group.add_argument("--depth", type=_positive_int, default=2, help="hidden layers of the NTK/NNGP network (default 2)")
     group.add_argument("--width", type=_positive_int, default=2000, help="width of the empirical NTK (default 2000)")
-    group.add_argument("--seed", type=_non_negative_int, default=0, help="NTK initialisation seed (and CV folds for krr; default 0)")
+    group.add_argument("--seed", type=_seed, default=0, help="NTK initialisation seed (and CV folds for krr; default 0)")
 
     out = _Parser(add_help=False)
     out.add_argument("--out", required=True, metavar="PREFIX", help="output file prefix")
@@ -62,10 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", parents=[data, kernel, out, common], help="kernel LMM: variance components, h² ± SE, BLUPs")
     fit.add_argument("--method", choices=METHODS, default="minque1", help="variance-component estimator (default minque1)")
     fit.add_argument("--no-constrain", action="store_true", help="report unbiased (possibly negative) MINQUE components")
+    fit.add_argument("--h2-definition", choices=("sample-variance", "kernel"), default="sample-variance",
+                     help="h² as the share of expected sample variance (default; D-weighted) or σ²_g/(σ²_g + σ²_e) "
+                          "on the kernel as given")
 
     krr = commands.add_parser("krr", parents=[data, kernel, out, common], help="kernel ridge regression, λ by k-fold CV")
     krr.add_argument("--lambdas", metavar="L1,L2,…", help="ridge parameters to try (default: the krr grid)")
-    krr.add_argument("--cv", type=_positive_int, default=5, help="number of CV folds (default 5)")
+    krr.add_argument("--cv", type=_at_least_two, default=5, help="number of CV folds (default 5)")
     krr.add_argument("--scoring", default="mse", help="CV score (default mse)")
 
     predict = commands.add_parser("predict", parents=[common], help="predict new people from a saved model")
@@ -78,12 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--allow-new-levels", action="store_true", help="unseen categories get the reference level")
     predict.add_argument("--out", required=True, metavar="PREFIX", help="output file prefix")
 
+    gwas = commands.add_parser("gwas", parents=[data, kernel, out, common],
+                               help="per-SNP mixed-model association scan (.mlma, QQ and Manhattan plots)")
+    gwas.add_argument("--loco", action="store_true", help="leave the tested chromosome out of the kernel (needs >= 2 chromosomes)")
+    gwas.add_argument("--test", choices=("wald", "lrt", "score", "grammar-gamma"), default="wald",
+                      help="per-SNP test (default wald, FaST-LMM's; score is GCTA-MLMA's)")
+    gwas.add_argument("--null-method", choices=METHODS, default="reml", help="null variance-component estimator (default reml)")
+
+    ktest = commands.add_parser("kernel-test", parents=[data, kernel, out, common],
+                                help="kernel (SKAT-type) association tests of regions")
+    ktest.add_argument("--regions", metavar="FILE", help="regions: chr start end [name] per line")
+    ktest.add_argument("--window", type=_positive_int, metavar="BP", help="fixed windows of this many base pairs instead")
+    ktest.add_argument("--step", type=_positive_int, metavar="BP", help="window step (default: the window)")
+    ktest.add_argument("--background", choices=("none", "grm"), default="none",
+                       help="background kernel of the null model (default none; grm: all SNPs' GRM)")
+    ktest.add_argument("--pvalue", choices=("davies", "liu", "saddlepoint"), default="davies",
+                       help="null distribution method (default davies: exact inversion)")
+    ktest.add_argument("--min-snps", type=_positive_int, default=2, help="skip regions with fewer SNPs (default 2)")
+
     example = commands.add_parser("example", parents=[common], help="GRM and NTK fits on the embedded example dataset")
     example.add_argument("--phenotype", choices=("y_nonlinear", "y_additive"), default="y_nonlinear")
     example.add_argument("--method", choices=METHODS, default="minque1")
     example.add_argument("--depth", type=_positive_int, default=2)
     example.add_argument("--width", type=_positive_int, default=2000)
-    example.add_argument("--seed", type=_non_negative_int, default=1)
+    example.add_argument("--seed", type=_seed, default=1)
     return parser
 
 
@@ -99,6 +120,27 @@ def _positive_int(text: str) -> int:
 
 def _non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _seed(text: str) -> int:
+    """An integer in [0, 2**63 − 1] (what numpy and torch generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63 - 1], got {text!r}")
+    return value
+
+
+def _at_least_two(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}")
+    return value
 
 
 def _kernel_list(text: str) -> list[str]:

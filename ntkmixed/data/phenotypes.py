@@ -7,10 +7,15 @@ columns are named ``pheno1, pheno2, …`` (phenotypes) or ``covar1, covar2, …`
 (covariates), matching GCTA's ``--mpheno N`` numbering. ``-9``, ``NA``, ``NaN`` and
 ``.`` are missing values.
 
+Every line must have as many fields as the first, and numbers must be finite: a short
+or long line, a stray token in a numeric column and ``inf``/``1e400`` are errors naming
+the file, the line and the column.
+
 Phenotypes must be numeric. Covariates may be categorical (GCTA's ``--covar``) or
-quantitative (``--qcovar``): by default a column whose values are not all numbers is
-categorical, and ``categorical=[...]`` forces numeric codes (1/2 for sex, say) to be
-categories.
+quantitative (``--qcovar``): by default a column of numbers is quantitative and a column
+of words categorical; a column that mixes the two (``41, 4O, 52``) is an error at the
+first odd value, unless ``categorical=[...]`` names it (which also forces numeric codes,
+1/2 for sex say, to be categories).
 
 Tables are indexed by IID (people are matched by IID, as in the rest of ntkmixed); the
 FID is kept as column ``FID``. :func:`merge_by_iid` lines tables up with a fileset and
@@ -28,7 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Boolean, check, shown
 from ..exceptions import DataWarning, NtkmixedError
+from .tables import Table, numeric_column, read_table
 
 MISSING_CODES = ("-9", "-9.0", "NA", "NaN", "nan", "na", ".", "")
 
@@ -44,14 +51,43 @@ def read_pheno(
     columns (GCTA's ``--mpheno N``); default: all columns, which must then all be numeric.
     Returns a DataFrame indexed by IID with a ``FID`` column (when the file has one)
     followed by the phenotypes as float64, NaN for missing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The phenotype file (``FID IID y1 y2 …``, whitespace-separated).
+    header : bool, optional
+        Whether the first line names the columns (default: detected).
+    columns : sequence of str or int, optional
+        Phenotypes to keep, by name or 1-based position.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by IID: ``FID`` (when present) and the phenotypes.
     """
-    table = _read_id_table(path, header, default_prefix="pheno")
+    table, source = _read_id_table(path, header, default_prefix="pheno")
     available = _value_columns(table)
-    chosen = available if columns is None else [_column_name(c, available, path) for c in columns]
+    chosen = available if columns is None else [_column_name(c, available, path) for c in _names(columns, "columns", "read_pheno")]
     table = table[[c for c in ("FID",) if c in table] + list(chosen)]
     for column in chosen:
-        table[column] = _numeric_column(table[column], column, path, what="phenotype")
+        table[column] = _numeric_column(source, table, column, what="phenotype")
     return table
+
+
+def _names(values: Any, name: str, where: str, numbers: bool = True) -> list:
+    """A column name (or, with ``numbers``, a 1-based column number) alone, or a list of them."""
+    kinds = (str, int, np.integer) if numbers else (str,)
+
+    def fits(value: Any) -> bool:
+        return isinstance(value, kinds) and not isinstance(value, bool)
+
+    if fits(values):
+        return [values]
+    if isinstance(values, (list, tuple, pd.Index, np.ndarray, set)) and all(fits(v) for v in values):
+        return list(values)
+    expected = "a column name or number, or a list of them" if numbers else "a column name or a list of column names"
+    raise NtkmixedError(f"The {name!r} parameter of {where} must be {expected}. Got {shown(values)} instead.")
 
 
 def _column_name(column: str | int, available: list[str], path: Any) -> str:
@@ -82,12 +118,31 @@ def read_covar(
     named in ``categorical`` become pandas categoricals (discrete covariates).
     ``quantitative=True`` (GCTA's ``--qcovar``) requires every column to be numeric.
     ``columns`` keeps only the named columns (PLINK's ``--covar-name``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The covariate file (``FID IID c1 c2 …``, whitespace-separated).
+    header : bool, optional
+        Whether the first line names the columns (default: detected).
+    categorical : iterable of str, optional
+        Numeric columns to read as categories.
+    quantitative : bool, default False
+        Require every column to be numeric (GCTA's ``--qcovar``).
+    columns : sequence of str, optional
+        Covariates to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by IID: ``FID`` (when present) and the covariates, float64 or categorical.
     """
-    table = _read_id_table(path, header, default_prefix="covar")
+    quantitative = check(quantitative, "quantitative", "read_covar", Boolean())
+    forced = set(_names(categorical, "categorical", "read_covar", numbers=False)) if categorical is not None else set()
+    table, source = _read_id_table(path, header, default_prefix="covar")
     if columns is not None:
-        chosen = [_column_name(c, _value_columns(table), path) for c in columns]
+        chosen = [_column_name(c, _value_columns(table), path) for c in _names(columns, "columns", "read_covar")]
         table = table[[c for c in ("FID",) if c in table] + chosen]
-    forced = set(categorical or ())
     unknown = forced.difference(_value_columns(table))
     if unknown:
         raise NtkmixedError(
@@ -97,25 +152,47 @@ def read_covar(
     for column in _value_columns(table):
         values = table[column].where(~table[column].isin(MISSING_CODES))
         numeric = pd.to_numeric(values, errors="coerce")
-        is_numeric = bool((numeric.notna() == values.notna()).all())
-        if quantitative or (is_numeric and column not in forced):
-            table[column] = _numeric_column(table[column], column, path, what="quantitative covariate")
+        is_number = (numeric.notna() & ~np.isinf(numeric)).to_numpy()
+        present = values.notna().to_numpy()
+        if quantitative or (column not in forced and is_number[present].all()):
+            table[column] = _numeric_column(source, table, column, what="quantitative covariate")
+        elif column not in forced and is_number[present].any():
+            _mixed_column_error(source, table, column, is_number, present)
         else:
             table[column] = pd.Categorical(values.astype(object))
     return table
 
 
-def _read_id_table(path: str | os.PathLike, header: bool | None, default_prefix: str) -> pd.DataFrame:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise NtkmixedError(f"File {path!r} does not exist.")
-    try:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, keep_default_na=False, comment=None)
-    except pd.errors.EmptyDataError:
-        raise NtkmixedError(f"File {path!r} is empty.") from None
-    except pd.errors.ParserError as exc:
-        raise NtkmixedError(f"File {path!r} is not a whitespace-separated table with the same number of columns on every line: {exc}") from None
-    raw = raw.astype(object)
+def _mixed_column_error(source: "_Source", table: pd.DataFrame, column: str, is_number: np.ndarray,
+                        present: np.ndarray) -> None:
+    """A covariate column of numbers with a stray word (or words with a stray number)."""
+    numbers, words = int((is_number & present).sum()), int((~is_number & present).sum())
+    odd = (~is_number & present) if numbers >= words else (is_number & present)
+    row = int(np.flatnonzero(odd)[0])
+    value = table[column].iloc[row]
+    kind = "numbers" if numbers >= words else "words"
+    raise NtkmixedError(
+        f"File {source.path!r}, line {source.line(row)}, column {column!r}: a column of {kind} ({max(numbers, words)} "
+        f"values) holds {value!r}" + (f" and {int(odd.sum()) - 1} more like it" if odd.sum() > 1 else "")
+        + f". Fix the value, or name the column in "
+        f"categorical=[{column!r}] (--categorical {column}) to read it as categories."
+    )
+
+
+class _Source:
+    """Where the rows of an ID table came from: the file and each row's line."""
+
+    def __init__(self, table: Table, skipped: int):
+        self.path, self._table, self._skipped = table.path, table, skipped
+
+    def line(self, row: int) -> int:
+        return self._table.line(row + self._skipped)
+
+
+def _read_id_table(path: str | os.PathLike, header: bool | None, default_prefix: str) -> tuple[pd.DataFrame, _Source]:
+    source = read_table(path)
+    path = source.path
+    raw = source.frame.astype(object)
     first = [str(v) for v in raw.iloc[0]]
     token = first[0].lstrip("#").upper()
     if header is None:
@@ -149,7 +226,7 @@ def _read_id_table(path: str | os.PathLike, header: bool | None, default_prefix:
     table.index = iids
     if "FID" in table:
         table["FID"] = table["FID"].astype(str)
-    return table
+    return table, _Source(source, 1 if header else 0)
 
 
 def _looks_like_header(raw: pd.DataFrame) -> bool:
@@ -169,19 +246,24 @@ def _value_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c != "FID"]
 
 
-def _numeric_column(values: pd.Series, column: str, path: Any, what: str) -> pd.Series:
-    cleaned = values.where(~values.isin(MISSING_CODES))
-    numeric = pd.to_numeric(cleaned, errors="coerce")
-    bad = numeric.isna() & cleaned.notna()
-    if bad.any():
-        examples = pd.unique(cleaned[bad].astype(str))[:3].tolist()
-        raise NtkmixedError(
-            f"File {os.fspath(path)!r}: {what} {column!r} must be numeric (missing: -9 or NA). "
-            f"Got non-numeric value(s) {examples} for {int(bad.sum())} IID(s), e.g. "
-            f"{bad[bad].index[0]!r}."
-        )
-    numeric = numeric.astype(np.float64)
+def _numeric_column(source: _Source, table: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """A value column as float64, NaN for the missing codes (-9 included); text or an
+    infinite value is an error naming the file, line and column."""
+    frame = pd.DataFrame({column: table[column].to_numpy()})
+    numeric = numeric_column(_Lines(source, frame), column, f"{what} {column!r}", missing=MISSING_CODES,
+                             ids=table.index)
+    numeric.index = table.index
     return numeric.where(numeric != -9.0)
+
+
+class _Lines:
+    """The view of a value column that :func:`numeric_column` reads (path, frame, line)."""
+
+    def __init__(self, source: _Source, frame: pd.DataFrame):
+        self.path, self.frame, self._source = source.path, frame, source
+
+    def line(self, row: int) -> int:
+        return self._source.line(row)
 
 
 @dataclass(frozen=True)
@@ -195,6 +277,12 @@ class MergeReport:
     fid_mismatches: int
 
     def lines(self) -> list[str]:
+        """The report as sentences, one per fact (what the CLI logs).
+
+        Returns
+        -------
+        list of str
+        """
         out = [f"{self.n_merged} of {self.n_genotyped} genotyped people have all the tables' rows."]
         for name, count in self.unmatched.items():
             if count:
@@ -220,6 +308,22 @@ def merge_by_iid(
     Returns ``(data, report)``. Raises if no genotyped IID is in a table, or if two tables
     share a column name. Warns (:class:`~ntkmixed.exceptions.DataWarning`) with the counts
     when some IIDs do not match.
+
+    Parameters
+    ----------
+    sample_ids : sequence or pandas.Index
+        IIDs of the genotyped people, in genotype order.
+    tables : dict of str to pandas.DataFrame
+        Name (for messages) -> table indexed by IID.
+    fids : sequence, optional
+        FIDs of the genotyped people, to count FID mismatches.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        The tables' columns for the people in all of them, indexed by IID.
+    report : MergeReport
+        The counts.
     """
     ids = pd.Index([str(i) for i in sample_ids], name="IID")
     keep = pd.Series(True, index=ids)

@@ -7,6 +7,10 @@ bed-reader; subsetting by SNP, region or sample only narrows the index, nothing 
 
 Dosages count the A1 allele (column 5 of the .bim), as bed-reader and PLINK's
 ``--export A`` do: 0, 1, 2, NaN for a missing call.
+
+The module is over 400 lines because of its documentation: the numpy-style docstrings of
+the :class:`Genotypes` view (one per property and selection method, shown in the API
+reference) are about a third of it; the code is the reader and one view class.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import PathLike, check
 from ..exceptions import NtkmixedError
 from .genotype_stats import snp_statistics
+from .tables import numeric_column, read_table
 
 _MAGIC = bytes([0x6C, 0x1B, 0x01])  # PLINK 1 .bed, SNP-major
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "phenotype"]
@@ -51,7 +57,7 @@ def read_plink(prefix: str | os.PathLike) -> "Genotypes":
     >>> G.shape
     (700, 740)
     """
-    base = _strip_suffix(Path(os.fspath(prefix)))
+    base = _strip_suffix(Path(check(prefix, "prefix", "read_plink", PathLike())))
     paths = {ext: base.with_name(base.name + "." + ext) for ext in ("bed", "bim", "fam")}
     absent = [str(p) for p in paths.values() if not p.is_file()]
     if absent:
@@ -443,32 +449,50 @@ def _as_list(values: Any, name: str) -> list[Any]:
 
 
 def _read_table(path: Path, columns: list[str], dtypes: dict[str, Any]) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment=None)
-    except pd.errors.EmptyDataError:
-        raise NtkmixedError(f"{path} is empty.") from None
-    except pd.errors.ParserError as exc:
-        raise NtkmixedError(f"{path} is not a whitespace-separated table: {exc}") from None
-    if table.shape[1] != len(columns):
+    table = read_table(path, what=f".{path.suffix.lstrip('.')} file")
+    frame = table.frame
+    if frame.shape[1] != len(columns):
         raise NtkmixedError(
-            f"{path} must have {len(columns)} columns ({' '.join(columns)}). Got {table.shape[1]}."
+            f"{path} must have {len(columns)} columns ({' '.join(columns)}). Got {frame.shape[1]}."
         )
-    table.columns = columns
+    frame.columns = columns
     for column, dtype in dtypes.items():
         if dtype is str:
+            frame[column] = frame[column].astype(object)
             continue
-        converted = pd.to_numeric(table[column], errors="coerce")
-        bad = converted.isna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise NtkmixedError(
-                f"{path}, line {row + 1}: column {column!r} must be numeric. Got {table[column].iloc[row]!r}."
-            )
-        table[column] = converted.astype(dtype)
-    for column, dtype in dtypes.items():
-        if dtype is str:
-            table[column] = table[column].astype(object)
-    return table
+        values = numeric_column(table, column, f"column {column!r}", what=f".{path.suffix.lstrip('.')} file")
+        if dtype is np.int64 and (values != np.round(values)).any():
+            row = int(np.flatnonzero((values != np.round(values)).to_numpy())[0])
+            raise NtkmixedError(f"{path}, line {table.line(row)}: column {column!r} must be a whole number. "
+                                f"Got {frame[column].iloc[row]!r}.")
+        frame[column] = values.astype(dtype)
+    return frame
+
+
+#: SNP blocks whose padding bits are checked (spread over the file)
+_PADDING_CHECKS = 4096
+
+
+def _check_padding(path: Path, n_samples: int, n_snps: int) -> None:
+    """PLINK writes zeros in the unused 2-bit slots at the end of each SNP's block (when the
+    number of people is not a multiple of 4). Non-zero padding means the .bed holds
+    genotypes for more people than the .fam lists, which the file size cannot show when
+    the difference stays within the last byte."""
+    used = n_samples % 4
+    if used == 0 or n_snps == 0:
+        return
+    bytes_per_snp = (n_samples + 3) // 4
+    blocks = np.unique(np.linspace(0, n_snps - 1, min(n_snps, _PADDING_CHECKS)).astype(np.int64))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=3, shape=(n_snps, bytes_per_snp))
+    last = np.asarray(data[blocks, -1])
+    del data
+    nonzero = int(np.count_nonzero(last >> (2 * used)))
+    if nonzero:
+        raise NtkmixedError(
+            f"{path} does not match its .fam: the padding bits after the {n_samples} people of the .fam are "
+            f"not zero in {nonzero} of the {blocks.size} SNP blocks checked, so the .bed holds genotypes for "
+            "more people than the .fam lists (a .fam that belongs to another .bed?)."
+        )
 
 
 def _check_bed(path: Path, n_samples: int, n_snps: int) -> None:
@@ -485,6 +509,7 @@ def _check_bed(path: Path, n_samples: int, n_snps: int) -> None:
     bytes_per_snp = (n_samples + 3) // 4
     expected = 3 + n_snps * bytes_per_snp
     if size == expected:
+        _check_padding(path, n_samples, n_snps)
         return
     held = (size - 3) / bytes_per_snp if bytes_per_snp else float("nan")
     what = "truncated" if size < expected else "longer than expected"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Boolean, Interval, check
 from ..exceptions import NtkmixedError
 from .genotype_stats import founder_mask, hwe_exact, sample_missingness, snp_statistics  # noqa: F401 (hwe_exact: public here too)
 
@@ -45,6 +46,12 @@ class QCReport:
     notes: tuple[str, ...] = field(default=())
 
     def lines(self) -> list[str]:
+        """The report as PLINK-style log lines.
+
+        Returns
+        -------
+        list of str
+        """
         out = [f"QC input: {self.n_samples_in} samples, {self.n_snps_in} SNPs."]
         labels = {
             "mind": "samples removed due to missing genotype data (--mind {})",
@@ -65,6 +72,12 @@ class QCReport:
         return "\n".join(self.lines())
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts as JSON-able data (the CLI's ``OUT.json`` ``qc`` entry).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "thresholds": self.thresholds,
             "n_samples_in": self.n_samples_in,
@@ -92,12 +105,39 @@ def qc(
     ``hwe``: remove SNPs with exact HWE p-value below it; ``maf``: remove SNPs with minor
     allele frequency below it. ``None`` skips a filter. Returns a narrowed
     :class:`~ntkmixed.plink.Genotypes` whose ``qc_report`` is a :class:`QCReport`.
+
+    Parameters
+    ----------
+    genotypes : Genotypes
+        From :func:`ntkmixed.read_plink`.
+    maf : float, optional
+        Minimum minor allele frequency.
+    geno : float, optional
+        Maximum missing-call rate of a SNP.
+    mind : float, optional
+        Maximum missing-call rate of a person.
+    hwe : float, optional
+        Minimum Hardy–Weinberg exact-test p-value.
+    impute : bool, default True
+        Mean-impute the remaining missing calls.
+
+    Returns
+    -------
+    Genotypes
+        The people and SNPs that pass, with the report in ``qc_report``.
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> G = nm.read_plink(nm.datasets.example_paths()["bfile"])
+    >>> print(nm.qc.qc(G, maf=0.01, geno=0.05).qc_report)  # doctest: +SKIP
     """
     if not _is_genotype_fileset(genotypes):
         raise NtkmixedError(
             f"The 'genotypes' argument of qc must be a Genotypes object (from read_plink). "
             f"Got {type(genotypes).__name__}."
         )
+    impute = check(impute, "impute", "qc", Boolean())
     thresholds = {
         "mind": _check_fraction(mind, "mind", upper=1.0),
         "geno": _check_fraction(geno, "geno", upper=1.0),
@@ -163,14 +203,4 @@ def _is_genotype_fileset(value: Any) -> bool:
 
 
 def _check_fraction(value: Any, name: str, upper: float) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not (0.0 <= number <= upper):
-        raise NtkmixedError(
-            f"The {name!r} parameter of qc must be a number between 0 and {upper:g}. Got {value!r} instead."
-        )
-    return number
+    return check(value, name, "qc", [Interval("real", 0.0, upper), None])

@@ -16,7 +16,27 @@ ESTIMATORS = {"minque0": minque0, "minque1": minque1, "reml": reml, "minque1-one
 
 
 def estimate(method: str, y, X, kernels: list, engine: str = "auto", **options) -> VarianceFit:
-    """``ESTIMATORS[method]`` on the problem the engine builds from arrays (or operators)."""
+    """``ESTIMATORS[method]`` on the problem the engine builds from arrays (or operators).
+
+    Parameters
+    ----------
+    method : {"minque0", "minque1", "reml", "minque1-one-step"}
+        The estimator.
+    y : numpy.ndarray
+        The response.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernels : list of numpy.ndarray or KernelOperator
+        One per genetic component.
+    engine : str, default "auto"
+        An engine name or ``"auto"``.
+    **options
+        ``constrain``, ``tol``, ``max_iter`` (:class:`FitOptions`).
+
+    Returns
+    -------
+    VarianceFit
+    """
     problem, _ = build_problem(y, X, kernels, engine)
     return ESTIMATORS[method](problem, **options)
 

@@ -21,7 +21,24 @@ from .variance_fit import VarianceFit
 def solve_nonnegative(S: np.ndarray, q: np.ndarray, constrain: bool) -> tuple[np.ndarray, np.ndarray]:
     """Solve S θ = q; with ``constrain``, hold negative components at zero (active set:
     the most negative is fixed and the rest re-solved), the residual included, as GCTA
-    does. Returns θ and the boundary mask."""
+    does. Returns θ and the boundary mask.
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        The c × c MINQUE matrix.
+    q : numpy.ndarray
+        The c quadratic forms.
+    constrain : bool
+        Hold negative components at zero.
+
+    Returns
+    -------
+    theta : numpy.ndarray
+        The solution.
+    boundary : numpy.ndarray of bool
+        Which components were held at zero.
+    """
     m = q.size
     free = np.ones(m, dtype=bool)
     theta = np.zeros(m)
@@ -54,14 +71,48 @@ def variance_floor(problem: Problem) -> float:
 
 
 def minque0(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
-    """One MINQUE solve with identity weights (``tol``/``max_iter`` unused)."""
+    """One MINQUE solve with identity weights (``tol``/``max_iter`` unused).
+
+    Parameters
+    ----------
+    problem : Problem
+        (y, X, kernels) prepared by an engine (:func:`build_problem`).
+    constrain : bool, default True
+        Hold the components (the residual included) ≥ 0, recording the boundary.
+    tol : float, default 1e-8
+        Relative change of θ at which an iterative estimator stops.
+    max_iter : int, default 200
+        Most iterations of an iterative estimator.
+
+    Returns
+    -------
+    VarianceFit
+        θ̂, its covariance, convergence facts, the boundary and the REML log-likelihood.
+    """
     weights = np.zeros(problem.n_components)
     weights[-1] = 1.0
     return _one_step(problem, weights, constrain, "minque0")
 
 
 def minque1_one_step(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
-    """Classical one-step MINQUE(1): prior weights all 1 (``tol``/``max_iter`` unused)."""
+    """Classical one-step MINQUE(1): prior weights all 1 (``tol``/``max_iter`` unused).
+
+    Parameters
+    ----------
+    problem : Problem
+        (y, X, kernels) prepared by an engine (:func:`build_problem`).
+    constrain : bool, default True
+        Hold the components (the residual included) ≥ 0, recording the boundary.
+    tol : float, default 1e-8
+        Relative change of θ at which an iterative estimator stops.
+    max_iter : int, default 200
+        Most iterations of an iterative estimator.
+
+    Returns
+    -------
+    VarianceFit
+        θ̂, its covariance, convergence facts, the boundary and the REML log-likelihood.
+    """
     return _one_step(problem, np.ones(problem.n_components), constrain, "minque1-one-step")
 
 
@@ -83,6 +134,22 @@ def minque1(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_
     plain step's. Converged when one plain MINQUE step moves θ by less than ``tol``
     relative to Σ|θ| (the iteration then refines a little further, see below);
     ``iterations`` counts MINQUE solves.
+
+    Parameters
+    ----------
+    problem : Problem
+        (y, X, kernels) prepared by an engine (:func:`build_problem`).
+    constrain : bool, default True
+        Hold the components (the residual included) ≥ 0, recording the boundary.
+    tol : float, default 1e-8
+        Relative change of θ at which an iterative estimator stops.
+    max_iter : int, default 200
+        Most iterations of an iterative estimator.
+
+    Returns
+    -------
+    VarianceFit
+        θ̂, its covariance, convergence facts, the boundary and the REML log-likelihood.
     """
     floor = variance_floor(problem)
     start = minque0(problem, constrain=False).theta

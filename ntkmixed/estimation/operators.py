@@ -14,9 +14,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
+from .factor_svd import ThinSVD, thin_svd
+
 
 class KernelOperator:
-    """Base of every kernel representation an engine can use."""
+    """Base of every kernel representation an engine can use.
+
+    Parameters
+    ----------
+    n : int
+        Size of the (square) kernel.
+    """
 
     #: whether :meth:`dense` returns a stored matrix (True) or is unavailable
     has_dense: bool = False
@@ -27,29 +35,84 @@ class KernelOperator:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n, n)``."""
         return (self.n, self.n)
 
     def matmul(self, V: np.ndarray) -> np.ndarray:
-        """K @ V for a vector or an n×m block."""
+        """K @ V for a vector or an n×m block.
+
+        Parameters
+        ----------
+        V : numpy.ndarray
+            n or n × m.
+
+        Returns
+        -------
+        numpy.ndarray
+            K V, of the shape of ``V``.
+        """
         raise NotImplementedError
 
     def diagonal(self) -> np.ndarray:
+        """diag K.
+
+        Returns
+        -------
+        numpy.ndarray
+            n values.
+        """
         raise NotImplementedError
 
     def mean_entry(self) -> float:
-        """Mean of all n² entries, 1ᵀK1 / n² (the part of K an intercept absorbs)."""
+        """Mean of all n² entries, 1ᵀK1 / n² (the part of K an intercept absorbs).
+
+        Returns
+        -------
+        float
+        """
         return float(np.sum(self.matmul(np.ones(self.n)))) / self.n**2
 
     def dense(self) -> np.ndarray:
+        """The n×n matrix, where the representation holds one (see ``has_dense``).
+
+        Returns
+        -------
+        numpy.ndarray
+            n × n.
+        """
         raise NotImplementedError(f"{type(self).__name__} holds no dense matrix")
 
     def factor(self) -> np.ndarray | None:
-        """F (n×r) with K = F Fᵀ when the representation knows one, else None."""
+        """F (n×r) with K = F Fᵀ when the representation knows one, else None.
+
+        Returns
+        -------
+        numpy.ndarray or None
+        """
         return None
+
+    def factor_width(self) -> int | None:
+        """Columns of :meth:`factor` without forming it (None when there is no factor).
+
+        Returns
+        -------
+        int or None
+            r, with K = F Fᵀ and F n × r.
+        """
+        F = self.factor()
+        return None if F is None else F.shape[1]
 
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """``(s, U)`` with K = U diag(s) Uᵀ, ascending, computed once and cached (every
-        engine and estimator that decomposes this kernel shares it)."""
+        engine and estimator that decomposes this kernel shares it).
+
+        Returns
+        -------
+        s : numpy.ndarray
+            Eigenvalues, ascending.
+        U : numpy.ndarray
+            Eigenvectors, one per column.
+        """
         if self._spectrum is None:
             self._spectrum = np.linalg.eigh(self.dense())
         return self._spectrum
@@ -65,7 +128,13 @@ class KernelOperator:
 
 
 class DenseOperator(KernelOperator):
-    """A kernel held as an n×n array."""
+    """A kernel held as an n×n array.
+
+    Parameters
+    ----------
+    matrix : array_like
+        The square kernel matrix.
+    """
 
     has_dense = True
 
@@ -91,7 +160,13 @@ class DenseOperator(KernelOperator):
 
 class FactorOperator(KernelOperator):
     """A kernel known through a factor: K = F Fᵀ with F of shape n×r. Products cost
-    O(n r); the n×n matrix is formed (and cached) only if an engine asks for it."""
+    O(n r); the n×n matrix is formed (and cached) only if an engine asks for it.
+
+    Parameters
+    ----------
+    factor : array_like
+        F, n × r.
+    """
 
     has_dense = True
 
@@ -102,6 +177,7 @@ class FactorOperator(KernelOperator):
         super().__init__(factor.shape[0])
         self.F = factor
         self._matrix: np.ndarray | None = None
+        self._thin_svd: ThinSVD | None = None
 
     @property
     def rank(self) -> int:
@@ -109,7 +185,30 @@ class FactorOperator(KernelOperator):
         return self.F.shape[1]
 
     def factor(self) -> np.ndarray:
+        """F, with K = F Fᵀ.
+
+        Returns
+        -------
+        numpy.ndarray
+            n × r.
+        """
         return self.F
+
+    def factor_width(self) -> int:
+        return self.F.shape[1]
+
+    def thin_svd(self) -> ThinSVD:
+        """F = U diag(σ) Vᵀ on its numerical rank (K = U diag(σ²) Uᵀ), computed once and
+        cached (the low-rank engine's decomposition, shared by every fit on this kernel).
+
+        Returns
+        -------
+        ThinSVD
+            ``U`` (n×m, orthonormal), ``sigma`` (descending) and ``V`` (r×m).
+        """
+        if self._thin_svd is None:
+            self._thin_svd = thin_svd(self.F)
+        return self._thin_svd
 
     def matmul(self, V: np.ndarray) -> np.ndarray:
         return self.F @ (self.F.T @ V)
@@ -130,5 +229,15 @@ class FactorOperator(KernelOperator):
 
 
 def as_operator(kernel) -> KernelOperator:
-    """An operator for an operator or a plain n×n array (for pure, array-level use)."""
+    """An operator for an operator or a plain n×n array (for pure, array-level use).
+
+    Parameters
+    ----------
+    kernel : KernelOperator or array_like
+        An operator (returned as is) or an n×n matrix.
+
+    Returns
+    -------
+    KernelOperator
+    """
     return kernel if isinstance(kernel, KernelOperator) else DenseOperator(kernel)

@@ -31,7 +31,24 @@ _H_MAX = 1.0 - 1e-5
 
 def reml(problem: Problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200) -> VarianceFit:
     """REML: a 1-D profile search where the engine profiles the likelihood (one kernel;
-    ``tol``/``max_iter`` unused there), AI-REML otherwise."""
+    ``tol``/``max_iter`` unused there), AI-REML otherwise.
+
+    Parameters
+    ----------
+    problem : Problem
+        (y, X, kernels) prepared by an engine (:func:`build_problem`).
+    constrain : bool, default True
+        Hold the components (the residual included) ≥ 0, recording the boundary.
+    tol : float, default 1e-8
+        Relative change of θ at which an iterative estimator stops.
+    max_iter : int, default 200
+        Most iterations of an iterative estimator.
+
+    Returns
+    -------
+    VarianceFit
+        θ̂, its covariance, convergence facts, the boundary and the REML log-likelihood.
+    """
     if problem.supports_profile:
         return _reml_profiled(problem, constrain)
     return _reml_ai(problem, constrain, tol, max_iter)

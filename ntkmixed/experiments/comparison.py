@@ -106,9 +106,15 @@ def compare(
         extra inputs of the network (categoricals one-hot coded).
     progress
         tqdm bar over splits: ``None`` = only when stderr is a terminal.
+    depth, width, kernel_seed
+        The network of the NTK methods: hidden layers, width of the empirical NTK and its
+        initialisation seed (``NNGP`` and the analytic NTK use ``depth`` only).
     krr_options, nn_options
         Extra arguments of :func:`ntkmixed.krr` (e.g. ``lambdas``, ``cv``) and of
         :class:`~ntkmixed.nn.MLPRegressor`.
+    scenario_options
+        Arguments of :func:`ntkmixed.simulate.phenotype` when ``phenotype`` is a scenario
+        name.
 
     Returns
     -------

@@ -25,9 +25,12 @@ equations. Every phenotype is built in the same three steps:
    in g, so its additive (linear) part is almost nil; *Ricker* rises and then falls, with
    the largest genetic value at intermediate s = b (stabilising-selection shape).
 3. **Phenotype.** ``f`` is centred and rescaled to in-sample variance h², independent noise
-   e ~ N(0, 1 − h²) is added: ``y = f̃ + e``. The realised heritability
-   ``var(f̃) / var(y)`` (in-sample) equals h² up to sampling error of order 1/√n, because
-   only the noise is random at this step.
+   e ~ N(0, 1 − h²) is added: ``y = f̃ + e``. The realised heritability, by the same
+   sample-variance definition that fits report (:mod:`ntkmixed.models.heritability`), is
+   ``var(f̃) / (var(f̃) + var(e))`` (in-sample): it equals h² up to sampling error of order
+   1/√n, because only the noise is random at this step.
+
+:func:`from_kernel` draws traits from the model itself, g ~ N(0, σ²_g K).
 
 Everything random comes from one ``numpy.random.Generator`` seeded by ``seed``: the same
 genotypes, scenario, parameters and seed give the same phenotype.
@@ -46,6 +49,7 @@ import pandas as pd
 from .._validation import check_option, check_positive_float, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ..data.genotypes import coerce_genotypes, standardize
+from .kernel_traits import KernelTraits, from_kernel  # noqa: F401 (public: simulate.from_kernel)
 
 Scenario = Literal["linear", "hyperbolic", "power", "cosh", "ricker"]
 SCENARIOS: tuple[str, ...] = ("linear", "hyperbolic", "power", "cosh", "ricker")
@@ -67,6 +71,23 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 def transform(scenario: Scenario, g: np.ndarray, **params: float) -> np.ndarray:
     """The genetic value ``f(g)`` of a scenario (before rescaling); see the module table.
 
+    Parameters
+    ----------
+    scenario : {"linear", "hyperbolic", "power", "cosh", "ricker"}
+        The genetic architecture.
+    g : numpy.ndarray
+        Additive genetic values.
+    **params : float
+        The scenario's own parameters (``curvature``, ``gamma``, ``optimum``); defaults
+        in the module table.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``f(g)``, elementwise.
+
+    Examples
+    --------
     >>> transform("power", np.array([-2.0, 0.5]), gamma=2.0)
     array([-4.  ,  0.25])
     """
@@ -131,12 +152,19 @@ class SimulatedPhenotype:
 
     @property
     def realized_h2(self) -> float:
-        """In-sample ``var(genetic_value) / var(y)``."""
-        var_y = float(np.var(self.y.to_numpy()))
-        return float(np.var(self.genetic_value.to_numpy()) / var_y) if var_y > 0 else float("nan")
+        """The in-sample share ``var(genetic_value) / (var(genetic_value) + var(noise))``:
+        the sample-variance h² that fits estimate (the chance covariance of genetic value
+        and noise in the sample belongs to neither)."""
+        genetic, noise = float(np.var(self.genetic_value.to_numpy())), float(np.var(self.noise.to_numpy()))
+        return genetic / (genetic + noise) if genetic + noise > 0 else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
-        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID."""
+        """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame(
             {
                 "y": self.y,
@@ -289,6 +317,24 @@ def genotypes(
     real data; the first p biallelic sites with minor-allele frequency ≥ ``min_maf`` are
     kept. ``method="binomial"`` draws independent SNPs (no LD) with allele frequencies
     uniform on [``min_maf``, 0.5] — quick, but unrealistically uncorrelated.
+
+    Parameters
+    ----------
+    n : int
+        Number of people (≥ 2).
+    p : int
+        Number of SNPs.
+    seed : int, optional
+        Seed of the simulation (msprime's random seed or ``numpy.random.default_rng``).
+    method : {"msprime", "binomial"}, default "msprime"
+        Coalescent with LD, or independent SNPs.
+    min_maf : float, default 0.05
+        Smallest minor-allele frequency kept (below 0.5).
+
+    Returns
+    -------
+    pandas.DataFrame
+        n × p dosages indexed ``"id1"``…, columns ``"snp1"``….
     """
     where = "simulate.genotypes"
     n = check_positive_int(n, "n", where, minimum=2)

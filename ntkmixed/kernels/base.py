@@ -55,7 +55,17 @@ class Kernel:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Kernel":
-        """The kernel :meth:`config` describes (a kernel class registered by name)."""
+        """The kernel :meth:`config` describes (a kernel class registered by name).
+
+        Parameters
+        ----------
+        config : dict
+            As :meth:`config` returns it: ``{"type": ..., **arguments}``.
+
+        Returns
+        -------
+        Kernel
+        """
         settings = dict(config)
         kind = settings.pop("type", None)
         if kind not in Kernel._TYPES:
@@ -117,7 +127,13 @@ class Kernel:
 
     def identifiability_warning(self) -> str | None:
         """Why a variance component with this kernel cannot be told from the residual,
-        when that follows from the kernel's definition alone (a very deep NTK), else None."""
+        when that follows from the kernel's definition alone (a very deep NTK), else None.
+
+        Returns
+        -------
+        str or None
+            The warning text, or None.
+        """
         return None
 
     # --- what the model calls ------------------------------------------------------
@@ -197,18 +213,63 @@ class Kernel:
     def trained_on(self, train: Samples, normalization: Normalization,
                    raw_diagonal: np.ndarray) -> tuple["Kernel", KernelOperator]:
         """``(kernel for prediction, training operator)``. The kernel is this one unless
-        training fixes choices the kernel left open (a Nyström kernel's landmarks)."""
+        training fixes choices the kernel left open (a Nyström kernel's landmarks).
+
+        Parameters
+        ----------
+        train : Samples
+            The training people.
+        normalization : Normalization
+            The rule and constants learned from ``raw_diagonal``.
+        raw_diagonal : numpy.ndarray
+            Un-normalised diagonal of the training kernel.
+
+        Returns
+        -------
+        kernel : Kernel
+            The kernel that predicts new people.
+        operator : KernelOperator
+            The normalised training kernel as engines see it.
+        """
         return self, self.training_operator(train, normalization, raw_diagonal)
 
     def normalized_cross(self, new: Samples, train: Samples, normalization: Normalization) -> np.ndarray:
-        """Normalised K(new, train) with the training constants."""
+        """Normalised K(new, train) with the training constants.
+
+        Parameters
+        ----------
+        new, train : Samples
+            The new people and the training people.
+        normalization : Normalization
+            The training normalisation.
+
+        Returns
+        -------
+        numpy.ndarray
+            n_new × n_train.
+        """
         raw = self.cross_gram(new, train)
         new_diag = self.diag_of(new) if normalization.rule == "unit-diag" else None
         return normalization.apply_cross(raw, new_diag)
 
     def normalized_cross_times(self, new: Samples, train: Samples, normalization: Normalization,
                                vectors: np.ndarray) -> np.ndarray:
-        """Normalised K(new, train) @ vectors (approximate kernels avoid the matrix)."""
+        """Normalised K(new, train) @ vectors (approximate kernels avoid the matrix).
+
+        Parameters
+        ----------
+        new, train : Samples
+            The new people and the training people.
+        normalization : Normalization
+            The training normalisation.
+        vectors : numpy.ndarray
+            n_train × m.
+
+        Returns
+        -------
+        numpy.ndarray
+            n_new × m.
+        """
         return self.normalized_cross(new, train, normalization) @ vectors
 
     # --- identity ------------------------------------------------------------------

@@ -79,7 +79,18 @@ class Normalization:
 
     def new_row_scale(self, new_diag: np.ndarray | None = None) -> np.ndarray | float:
         """s_new with normalised K(new, train) = diag(s_new) K_raw(new, train) diag(s),
-        s = :meth:`row_scale` (``new_diag``: the new rows' raw diagonal, for unit-diag)."""
+        s = :meth:`row_scale` (``new_diag``: the new rows' raw diagonal, for unit-diag).
+
+        Parameters
+        ----------
+        new_diag : numpy.ndarray, optional
+            Un-normalised k(x, x) of the new people (needed by ``"unit-diag"``).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The new rows' scale s_new.
+        """
         if self.rule == "unit-diag":
             if new_diag is None:
                 raise NtkmixedError("'unit-diag' normalisation of a cross-kernel needs the new rows' diagonal.")

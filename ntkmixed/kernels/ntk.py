@@ -251,6 +251,29 @@ class NTK(Kernel):
     def identifiability_warning(self) -> str | None:
         return deep_kernel_warning(self, self.depth)
 
+    def check_memory(self, n: int, p: int) -> None:
+        """An error saying how much memory is needed when the n×n kernel of n people and
+        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes).
+
+        Parameters
+        ----------
+        n : int
+            People the kernel would be built on.
+        p : int
+            SNPs (input width of the network).
+
+        Raises
+        ------
+        NtkmixedError
+            When the estimated peak memory exceeds the memory available.
+        """
+        if self.analytic:
+            return
+        from . import _ntk_torch as engine
+
+        plan = engine.make_plan(n, n, p, self.width, self.depth, self.dtype, self.device, self.block_size)
+        self._check_memory(engine.memory_needed(n, n, p, self.width, self.depth, plan), plan)
+
     # --- helpers ----------------------------------------------------------------------
     def _check_memory(self, needed: dict[str, float], plan) -> None:
         """An error, before anything is allocated, when the peak memory of the build

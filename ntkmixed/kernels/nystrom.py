@@ -52,6 +52,28 @@ class Nystrom(Kernel):
     A Gaussian kernel with the median-heuristic bandwidth gets its bandwidth from the
     training people (:meth:`Gaussian.fixed_on`, subsampled with ``seed`` beyond 20 000
     people), fixed in the trained kernel. The kernel's normalisation is the wrapped kernel's.
+
+    Parameters
+    ----------
+    kernel : Kernel or dict
+        The kernel to approximate (or its :meth:`~Kernel.config`).
+    landmarks : int, sequence of IDs or "auto", default 2000
+        Number of landmark people, their sample IDs, or ``"auto"`` (see above).
+    seed : int, default 0
+        Seed of the landmark order (and of the bandwidth subsample).
+    diagonal : {"exact", "none"}, default "exact"
+        Add diag(K − K̃) so the diagonal is exact, or not.
+    trace_tol : float, default 0.05
+        Relative trace error that ``landmarks="auto"`` stops at, in (0, 1).
+    max_landmarks : int, default 4096
+        Largest landmark count ``"auto"`` tries.
+    normalize : str, optional
+        Must be the wrapped kernel's normalisation (set it there).
+    name : str, optional
+        Name of the variance component (default ``"Nystrom[<kernel>]"``).
+    training : dict, optional
+        What training fixed (landmark IDs, rank, trace error); set by the model and by
+        ``load``, not by users.
     """
 
     def __init__(
@@ -128,6 +150,7 @@ class Nystrom(Kernel):
 
     @property
     def component_name(self) -> str:
+        """Name of the variance component this kernel defines in a model."""
         return self.name or f"Nystrom[{self.kernel.component_name}]"
 
     # --- values -------------------------------------------------------------------------
@@ -181,7 +204,22 @@ class Nystrom(Kernel):
 
     def normalized_cross_times(self, new: Samples, train: Samples, normalization: Normalization,
                                vectors: np.ndarray) -> np.ndarray:
-        """K̃(new, train) V = C(new, L) B (Fᵀ V), B Bᵀ = W⁺: no new × train matrix."""
+        """K̃(new, train) V = C(new, L) B (Fᵀ V), B Bᵀ = W⁺: no new × train matrix.
+
+        Parameters
+        ----------
+        new, train : Samples
+            The new people and the training people.
+        normalization : Normalization
+            The training normalisation.
+        vectors : numpy.ndarray
+            n_train × m.
+
+        Returns
+        -------
+        numpy.ndarray
+            n_new × m.
+        """
         projected = self._training_factor(train, normalization).T @ vectors
         return self._landmark_side(new, train, normalization) @ projected
 

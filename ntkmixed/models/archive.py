@@ -23,10 +23,11 @@ from formulaic import Formula, model_matrix
 from .. import kernels as kernel_module
 from .._runtime import plain_scalar
 from ..data.design import Design
+from ..data.genotype_source import ArraySource, compact_dosages
 from ..data.genotypes import Standardization
 from ..exceptions import ArchiveError, NtkmixedError
 from ..kernels.normalize import Normalization
-from ..kernels.precomputed import Precomputed
+from ..kernels.precomputed import Precomputed, PrecomputedFactor
 from ..kernels.trained import TrainedKernel
 from .archive_file import FORMAT_VERSION, checked_path, read_archive, write_archive  # noqa: F401 (used by results)
 
@@ -43,7 +44,18 @@ def register_kind(kind: str, loader: Callable[[dict, dict[str, np.ndarray]], Any
 def load(path: Any):
     """Load results saved with their ``save`` method (a kernel LMM, a KRR, …). A file that
     is missing, damaged, altered or not an ntkmixed model raises
-    :class:`~ntkmixed.exceptions.ArchiveError` naming it."""
+    :class:`~ntkmixed.exceptions.ArchiveError` naming it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An archive written by ``save`` (``.npz`` with a JSON header; no pickle).
+
+    Returns
+    -------
+    LMMResults or KRRResults
+        The results of the kind the archive records, ready to ``predict``.
+    """
     path = checked_path(path, "load")
     meta, arrays = read_archive(path)
     kind = meta.get("kind")
@@ -179,7 +191,8 @@ def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
     if design.standardization is not None:
         std = design.standardization
         meta["standardization_scale"] = std.scale
-        arrays.update({"genotypes": design.genotypes, "std_means": std.means, "std_sds": std.sds, "std_kept": std.kept})
+        # compact and lossless (int8 codes for 0/1/2 dosages): never a float64 copy of a large source
+        arrays.update({"genotypes": design.genotype_source.stored(), "std_means": std.means, "std_sds": std.sds, "std_kept": std.kept})
     return meta, arrays
 
 
@@ -197,14 +210,18 @@ def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
         standardization = Standardization(
             means=arrays["std_means"], sds=arrays["std_sds"], kept=arrays["std_kept"].astype(bool),
             snp_names=tuple(meta["snp_names"]), scale=meta.get("standardization_scale", "sample"))
-        genotypes = arrays["genotypes"]
+        genotypes = ArraySource(compact_dosages(arrays["genotypes"]))
     return Design(
         formula=meta["formula"], response_name=meta["response_name"], y=arrays["y"], X=arrays["X"],
         column_names=list(meta["column_names"]), ids=ids, model_spec=spec, n_input=meta["n_input"],
-        dropped=dict(meta["dropped"]), genotypes=genotypes, snp_names=meta["snp_names"],
+        dropped=dict(meta["dropped"]), genotype_source=genotypes, snp_names=meta["snp_names"],
         standardization=standardization, covariate_data=covariates,
         n_unused_genotype_rows=meta.get("n_unused_genotype_rows", 0),
     )
+
+
+#: user kernels stored with their data: type name -> (class, the attribute holding the data)
+_USER_KERNELS = {"Precomputed": (Precomputed, "K"), "PrecomputedFactor": (PrecomputedFactor, "F")}
 
 
 def kernels_to_archive(trained: list[TrainedKernel]) -> tuple[list[dict], dict[str, np.ndarray]]:
@@ -213,11 +230,12 @@ def kernels_to_archive(trained: list[TrainedKernel]) -> tuple[list[dict], dict[s
         entry = {"config": t.kernel.config(), "normalization": t.normalization.rule, "scale": t.normalization.scale}
         if t.normalization.train_diag is not None:
             arrays[f"kernel{i}_train_diag"] = t.normalization.train_diag
-        if isinstance(t.kernel, Precomputed):
-            arrays[f"kernel{i}_K"] = t.kernel.K
-            values, kind = index_to_array(t.kernel.ids)
+        user_kernel = _USER_KERNELS.get(type(t.kernel).__name__)
+        if user_kernel is not None:
+            arrays[f"kernel{i}_{user_kernel[1]}"] = getattr(t.kernel, user_kernel[1])
+            values, id_kind = index_to_array(t.kernel.ids)
             arrays[f"kernel{i}_ids"] = values
-            entry["id_kind"] = kind
+            entry["id_kind"] = id_kind
         entries.append(entry)
     return entries, arrays
 
@@ -227,9 +245,10 @@ def kernels_from_archive(entries: list[dict], arrays: dict[str, np.ndarray]) -> 
     for i, entry in enumerate(entries):
         config = dict(entry["config"])
         kind = config.pop("type")
-        if kind == "Precomputed":
-            kernel = Precomputed(
-                arrays[f"kernel{i}_K"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
+        if kind in _USER_KERNELS:
+            user_kernel, field_name = _USER_KERNELS[kind]
+            kernel = user_kernel(
+                arrays[f"kernel{i}_{field_name}"], ids=index_from_array(arrays[f"kernel{i}_ids"], entry["id_kind"]),
                 name=config.get("name"), normalize=config.get("normalize"))
         else:
             cls = getattr(kernel_module, kind, None)

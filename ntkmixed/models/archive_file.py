@@ -2,8 +2,10 @@
 JSON header that lists every array's shape, dtype, size and SHA-256, and read back
 without ever unpickling.
 
-Format 2 (this version) adds the checksums; format-1 files (no checksums) still load,
-their arrays then checked only for their shapes by the loaders. Any problem with a file —
+Format 2 (this version) adds the checksums, and seals the file: the zip comment holds the
+SHA-256 of every byte before it, so that damage anywhere — array data, zip headers,
+timestamps — is caught. Format-1 files (no checksums) still load, their arrays then
+checked only for their shapes by the loaders. Any problem with a file —
 missing, a directory, empty, not a zip, truncated, bytes flipped, a header that is not a
 JSON object, an entry missing, added or changed, an object array, a newer format — is one
 :class:`~ntkmixed.exceptions.ArchiveError` that names the file and says what is wrong.
@@ -30,6 +32,9 @@ FORMAT_VERSION = 2
 META = "__meta__"
 #: header field holding the SHA-256 of the rest of the header
 HEADER_HASH = "header_sha256"
+#: the zip comment of a sealed file starts with this; the hex SHA-256 follows
+_SEAL = b"ntkmixed-sha256:"
+_END_RECORD = b"PK\x05\x06"
 _HASH_CHUNK = 64 * 2**20
 
 
@@ -48,7 +53,7 @@ def write_archive(path: Any, meta: dict, arrays: dict[str, np.ndarray], where: s
         raise ArchiveError(f"Cannot save to {path!r}: directory {directory!r} does not exist.")
     payload: dict[str, np.ndarray] = {}
     for name, value in arrays.items():
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # not ascontiguousarray: it turns 0-d arrays 1-d
         if array.dtype.hasobject:
             raise TypeError(f"archive entry {name!r} has object dtype; convert it first")
         payload[name] = array
@@ -62,6 +67,7 @@ def write_archive(path: Any, meta: dict, arrays: dict[str, np.ndarray], where: s
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez_compressed(stream, **payload)
+        seal(temporary)
         os.replace(temporary, path)
     except OSError as exc:
         _remove(temporary)
@@ -106,10 +112,68 @@ def read_archive(path: Any, where: str = "load") -> tuple[dict, dict[str, np.nda
             f"{FORMAT_VERSION}). Upgrade ntkmixed to load it."
         )
     if version >= 2:
+        if not isinstance(meta.get("checksums"), dict):
+            raise ArchiveError(f"The header of {path!r} lacks the checksums of its arrays (format 2 requires them).")
+        _verify(path, meta["checksums"], arrays)
         if meta.get(HEADER_HASH) != header_hash(meta):
             raise ArchiveError(f"The {META} header of {path!r} has been altered or damaged (its checksum does not match).")
-        _verify(path, meta.get("checksums"), arrays)
+        sealed = _seal_matches(path)
+        if sealed is None:
+            raise ArchiveError(f"{path!r} has been altered: it lacks the file checksum ntkmixed writes (zip comment).")
+        if not sealed:
+            raise ArchiveError(f"{path!r} is damaged: its bytes do not match the file checksum written with it.")
     return meta, arrays
+
+
+def seal(path: str) -> None:
+    """Write the SHA-256 of the file's bytes up to the end record's comment length into the
+    zip comment (which no zip reader interprets)."""
+    end = _end_record(path)
+    digest = _file_hash(path, end + 20)
+    comment = _SEAL + digest.encode("ascii")
+    with open(path, "r+b") as handle:
+        handle.seek(end + 20)
+        handle.write(struct.pack("<H", len(comment)))
+        handle.truncate()
+        handle.write(comment)
+
+
+def _seal_matches(path: str) -> bool | None:
+    """True if the seal matches, False if it does not, None if the file has no seal."""
+    end = _end_record(path)
+    with open(path, "rb") as handle:
+        handle.seek(end + 20)
+        tail = handle.read()
+    length, comment = struct.unpack("<H", tail[:2])[0], tail[2:]
+    if not comment.startswith(_SEAL):
+        return None
+    return length == len(comment) and comment[len(_SEAL):] == _file_hash(path, end + 20).encode("ascii")
+
+
+def _end_record(path: str) -> int:
+    """Offset of the zip end-of-central-directory record (searched in the last 64 kB)."""
+    size = os.path.getsize(path)
+    start = max(0, size - 22 - 65535)
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read()
+    position = data.rfind(_END_RECORD)
+    if position < 0:
+        raise zipfile.BadZipFile("no end-of-archive record")
+    return start + position
+
+
+def _file_hash(path: str, length: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(_HASH_CHUNK, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest.hexdigest()
 
 
 def header_hash(meta: dict) -> str:
@@ -165,9 +229,7 @@ def _parse_header(path: str, entry: np.ndarray) -> dict:
     return meta
 
 
-def _verify(path: str, checksums: Any, arrays: dict[str, np.ndarray]) -> None:
-    if not isinstance(checksums, dict):
-        raise ArchiveError(f"The header of {path!r} lacks the checksums of its arrays (format 2 requires them).")
+def _verify(path: str, checksums: dict, arrays: dict[str, np.ndarray]) -> None:
     missing = sorted(set(checksums) - set(arrays))
     extra = sorted(set(arrays) - set(checksums))
     if missing:
@@ -175,7 +237,7 @@ def _verify(path: str, checksums: Any, arrays: dict[str, np.ndarray]) -> None:
     if extra:
         raise ArchiveError(f"{path!r} has been altered: it holds entries its header does not list: {extra}.")
     for name, expected in checksums.items():
-        actual = _checksum(np.ascontiguousarray(arrays[name]))
+        actual = _checksum(np.asarray(arrays[name], order="C"))
         if actual != expected:
             differs = [k for k in ("shape", "dtype", "bytes", "sha256") if actual.get(k) != (expected or {}).get(k)]
             raise ArchiveError(

@@ -24,18 +24,22 @@ class DesignResults:
 
     @property
     def formula(self) -> str:
+        """The model formula."""
         return self.design.formula
 
     @property
     def nobs(self) -> int:
+        """Number of people the model was fitted on."""
         return int(self.design.n)
 
     @property
     def n_dropped(self) -> int:
+        """Number of rows of ``data`` left out (missing response, covariates or genotypes)."""
         return self.design.n_dropped
 
     @property
     def dropped(self) -> dict[str, int]:
+        """Rows left out, counted by reason."""
         return dict(self.design.dropped)
 
     @property
@@ -44,6 +48,7 @@ class DesignResults:
 
     @cached_property
     def resid(self) -> pd.Series:
+        """Residuals y − fitted, by sample ID."""
         return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.ids, name="resid")
 
     def _fixed_coefficients(self) -> np.ndarray:
@@ -60,6 +65,23 @@ class DesignResults:
         rows with missing covariates predict NaN, and so do people without any genotype
         call (with a :class:`~ntkmixed.exceptions.DataWarning`; training drops such
         people). Genotypes follow the value rule of :mod:`ntkmixed.data.genotypes`.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            The new people's covariates (the formula's right-hand-side columns), indexed
+            by sample ID.
+        genotypes : array, DataFrame, Genotypes or str, optional
+            Their genotypes, with the training SNPs (as for :func:`ntkmixed.fit`);
+            standardised with the training means and SDs.
+        allow_new_levels : bool, default False
+            Predict people with unseen factor levels at the reference level instead of
+            raising.
+
+        Returns
+        -------
+        pandas.Series
+            Predictions indexed like ``newdata`` (the fitted values without it).
         """
         allow_new_levels = check_flag(allow_new_levels, "allow_new_levels", "predict")
         if newdata is None:
@@ -67,7 +89,7 @@ class DesignResults:
                 raise NtkmixedError("The 'genotypes' argument of predict needs 'newdata' too.")
             return self.fitted.rename("predicted")
         X_new = self.design.new_X(newdata, allow_new_levels=allow_new_levels)
-        new_samples, uncalled = self.design.new_samples(newdata.index, genotypes)
+        new_samples, uncalled = self.design.new_people(newdata.index, genotypes)
         values = X_new.to_numpy() @ self._fixed_coefficients() + self._genetic_prediction(new_samples)
         if uncalled.any():
             values[uncalled] = np.nan

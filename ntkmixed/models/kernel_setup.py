@@ -9,10 +9,11 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import check_flag
 from ..data.design import Design, build_design
 from ..exceptions import NtkmixedError
 from ..kernels.base import Kernel
-from ..kernels.precomputed import Precomputed
+from ..kernels.precomputed import Precomputed, PrecomputedFactor
 from ..kernels.trained import TrainedKernel, as_kernel_list, component_names, train_kernels
 
 
@@ -32,6 +33,7 @@ def prepare(formula: str, data: Any, genotypes: Any, kernel: Any, where: str, pr
     """Design and trained kernels from the public arguments (validated here).
     ``n_parameters_extra``: variance parameters besides the fixed effects (default: one
     per kernel plus the residual)."""
+    progress = check_flag(progress, "progress", where, allow_none=True)
     kernels = as_kernel_list(kernel, where)
     names = component_names(kernels)
     require_genotypes(kernels, genotypes, where)
@@ -49,13 +51,14 @@ def require_genotypes(kernels: list[Kernel], genotypes: Any, where: str) -> None
 
 def train_on_design(kernels: list[Kernel], design: Design, data_index: pd.Index, progress: bool | None) -> list[TrainedKernel]:
     """Each kernel evaluated and normalised on the design's people. A ``Precomputed``
-    kernel without IDs is labelled by ``data_index`` (its rows follow ``data``)."""
+    kernel (matrix or factor) without IDs is labelled by ``data_index`` (its rows follow
+    ``data``)."""
     prepared = [_with_progress(_bind_ids(k, data_index), progress) for k in kernels]
     return train_kernels(prepared, design.samples)
 
 
 def _bind_ids(kernel: Kernel, data_index: pd.Index) -> Kernel:
-    if isinstance(kernel, Precomputed) and kernel.ids is None:
+    if isinstance(kernel, (Precomputed, PrecomputedFactor)) and kernel.ids is None:
         return kernel.bind_ids(data_index)
     return kernel
 

@@ -24,6 +24,7 @@ from ..kernels.ntk import NTK
 from ..kernels.trained import TrainedKernel, as_kernel_list
 from .kernel_setup import KernelData, prepare
 from .krr_results import KRRResults
+from .scaling import Scaling
 
 Scoring = Literal["mse", "cor"]
 
@@ -106,8 +107,11 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
     folds, cv_label = _folds(cv, design, seed)
     n_folds = 0 if folds is None else len(folds)
     with progress_context(n_folds, "cross-validation folds", progress if n_folds else False, unit="fold") as bar:
-        outcome = cross_validate(design.y, design.X, operator, grid, folds, scoring,
-                                 on_fold_done=bar.update if bar is not None else None)
+        # y and X scaled by powers of two (models/scaling.py): λ does not depend on units
+        scaling = Scaling.of(design.y, design.X)
+        outcome = scaling.cross_validation(
+            cross_validate(scaling.y(design.y), scaling.X(design.X), operator, grid, folds, scoring,
+                           on_fold_done=bar.update if bar is not None else None), scoring)
     if grid.size > 1 and outcome.best in (0, grid.size - 1):
         edge = "smallest" if outcome.best == 0 else "largest"
         warn(

@@ -20,7 +20,31 @@ from .summary import krr_summary
 
 class KRRResults(DesignResults):
     """Results of :func:`ntkmixed.krr`: the chosen λ, the cross-validation table, the fit
-    at the chosen λ (fixed effects, dual coefficients, fitted values) and prediction."""
+    at the chosen λ (fixed effects, dual coefficients, fitted values) and prediction.
+
+    Made by :func:`ntkmixed.krr` and :func:`ntkmixed.load`.
+
+    Parameters
+    ----------
+    design : Design
+        Rows used, response, fixed-effect design and its formula state.
+    trained_kernel : TrainedKernel
+        The kernel with its training standardisation and normalisation.
+    cv_table : pandas.DataFrame
+        Score of every λ on every fold (see :attr:`cv_results`).
+    scoring : {"mse", "cor"}
+        The cross-validation score.
+    cv : str
+        How folds were made (``"5-fold"``, ``"loo"``, ``"given folds"``).
+    seed : int
+        Seed of the fold assignment.
+    folds : list of (numpy.ndarray, numpy.ndarray) or None
+        The training and test positions of each fold (None for leave-one-out).
+    fit : RidgeFit
+        The fit at the chosen λ.
+    engine : str
+        The cross-validation engine used.
+    """
 
     def __init__(self, design: Design, trained_kernel: TrainedKernel, cv_table: pd.DataFrame, scoring: str,
                  cv: str, seed: int, folds, fit: RidgeFit, engine: str):
@@ -42,6 +66,7 @@ class KRRResults(DesignResults):
 
     @property
     def lambdas(self) -> np.ndarray:
+        """The λ grid that was cross-validated."""
         return self._cv_table.index.to_numpy()
 
     @property
@@ -53,12 +78,14 @@ class KRRResults(DesignResults):
 
     @property
     def at_grid_edge(self) -> bool:
+        """Whether the chosen λ is the smallest or largest of the grid."""
         lambdas = self.lambdas
         return lambdas.size > 1 and self.lambda_ in (lambdas[0], lambdas[-1])
 
     # --- the fit at the chosen λ --------------------------------------------------------
     @property
     def kernel(self) -> Kernel:
+        """The kernel (its description, as given)."""
         return self.trained_kernel.kernel
 
     @cached_property
@@ -85,12 +112,28 @@ class KRRResults(DesignResults):
 
     # --- presentation -------------------------------------------------------------------
     def summary(self):
-        """The report: λ grid and choice, CV score, fixed effects."""
+        """The report: λ grid and choice, CV score, fixed effects.
+
+        Returns
+        -------
+        Summary
+            ``str()`` gives a text table, notebooks show HTML, ``.tables`` are DataFrames.
+        """
         return krr_summary(self)
 
     def plot_cv(self, ax=None):
         """Cross-validated score against λ (log scale): every fold, the mean ± 1 SE and the
-        chosen λ. Needs matplotlib; returns the Axes."""
+        chosen λ. Needs matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError:
@@ -113,7 +156,13 @@ class KRRResults(DesignResults):
 
     def save(self, path) -> None:
         """Save to ``path`` (``.npz`` with a JSON header, no pickle); load with
-        :func:`ntkmixed.load`."""
+        :func:`ntkmixed.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The archive file to write.
+        """
         design_meta, arrays = archive.design_to_archive(self.design)
         kernel_entries, kernel_arrays = archive.kernels_to_archive([self.trained_kernel])
         arrays.update(kernel_arrays)

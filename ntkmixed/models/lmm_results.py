@@ -15,54 +15,50 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._runtime import json_plain
 from ..data.design import Design
 from ..estimation import EngineChoice, VarianceFit
 from ..exceptions import NtkmixedError
 from ..kernels.trained import TrainedKernel
 from . import archive
 from .base import DesignResults
+from .fit_arrays import FitArrays
+from .heritability import HeritabilityBasis, HeritabilityViews
 from .summary import lmm_summary
 
 #: what archives written before engines were recorded fitted with (all were dense)
 UNRECORDED_ENGINE = EngineChoice("dense", "not recorded (saved before ntkmixed recorded engines; all such fits were dense)")
 
-H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
 
+class LMMResults(HeritabilityViews, DesignResults):
+    """Results of :func:`ntkmixed.fit`.
 
-class FitArrays:
-    """What the estimates imply, on the training people (positions = rows of y).
+    Labelled pandas views, computed when first asked for: fixed effects (:attr:`params`,
+    :attr:`bse`, :attr:`fixed_effects`), variance components, heritability (:attr:`h2`,
+    :attr:`h2_se`, :attr:`heritability`), BLUPs (:attr:`blup`, :attr:`blup_pev`),
+    :meth:`predict` for new people, :meth:`summary` and :meth:`save`. Made by
+    :func:`ntkmixed.fit` and :func:`ntkmixed.load`.
 
-    ``pev`` (n × c) and ``pev_total`` (n) come from the arrays given, or are computed from
-    ``state`` when first asked for; the state is released after that."""
-
-    def __init__(self, beta, cov_beta, Py, blup, pev=None, pev_total=None, state=None):
-        self.beta, self.cov_beta, self.Py, self.blup = beta, cov_beta, Py, blup
-        self._pev = None if pev is None else (pev, pev_total)
-        self._state = state
-
-    @classmethod
-    def from_state(cls, state, n_components: int) -> "FitArrays":
-        blup = np.column_stack([state.blup(i) for i in range(n_components)])
-        return cls(state.beta(), state.cov_beta(), state.Py(), blup, state=state)
-
-    def _pevs(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._pev is None:
-            c = self.blup.shape[1]
-            self._pev = (np.column_stack([self._state.pev(i) for i in range(c)]), self._state.total_pev())
-            self._state = None
-        return self._pev
-
-    @property
-    def pev(self) -> np.ndarray:
-        return self._pevs()[0]
-
-    @property
-    def pev_total(self) -> np.ndarray:
-        return self._pevs()[1]
-
-
-class LMMResults(DesignResults):
-    """Results of :func:`ntkmixed.fit`."""
+    Parameters
+    ----------
+    design : Design
+        Rows used, response, fixed-effect design and its formula state.
+    trained_kernels : list of TrainedKernel
+        Each kernel with its training standardisation and normalisation.
+    component_names : list of str
+        Name of each genetic variance component.
+    variance_fit : VarianceFit
+        What the estimator returned: θ̂, its covariance, convergence, boundary.
+    arrays : FitArrays
+        β̂, Cov(β̂), P̂y, BLUPs and prediction-error variances at θ̂.
+    engine : EngineChoice
+        The engine that did the linear algebra and why.
+    engine_info : dict, optional
+        What the engine reports about its own work (e.g. a rank).
+    heritability_basis : HeritabilityBasis, optional
+        The h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        (default: what models saved before these were recorded imply).
+    """
 
     def __init__(
         self,
@@ -72,6 +68,8 @@ class LMMResults(DesignResults):
         variance_fit: VarianceFit,
         arrays: FitArrays,
         engine: EngineChoice = UNRECORDED_ENGINE,
+        engine_info: dict | None = None,
+        heritability_basis: HeritabilityBasis | None = None,
     ):
         self.design = design
         self.trained_kernels = trained_kernels
@@ -79,28 +77,59 @@ class LMMResults(DesignResults):
         self.variance_fit = variance_fit
         self.arrays = arrays
         self._engine = engine
+        self._engine_info = dict(engine_info or {})
+        #: the h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        self.heritability_basis = heritability_basis or HeritabilityBasis.unrecorded()
 
     @classmethod
-    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice) -> "LMMResults":
+    def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice,
+                 engine_info: dict | None = None,
+                 heritability_basis: HeritabilityBasis | None = None) -> "LMMResults":
+        """Results of ``model`` at the estimates (used by :meth:`KernelLMM.fit`).
+
+        Parameters
+        ----------
+        model : KernelLMM
+            The fitted model.
+        variance_fit : VarianceFit
+            The estimator's output.
+        state : State
+            The engine's linear algebra at θ̂.
+        engine : EngineChoice
+            The engine used and why.
+        engine_info : dict, optional
+            What the engine reports about its own work.
+        heritability_basis : HeritabilityBasis, optional
+            The h² definition, D_k, kernel diagnostics and profile likelihood.
+
+        Returns
+        -------
+        LMMResults
+        """
         arrays = FitArrays.from_state(state, len(model.component_names))
         trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
-        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine)
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info,
+                   heritability_basis)
 
     # --- identity and diagnostics ---------------------------------------------------
     @property
     def method(self) -> str:
+        """The estimator (``"minque1"``, ``"minque0"``, ``"reml"``, ``"minque1-one-step"``)."""
         return self.variance_fit.method
 
     @property
     def converged(self) -> bool:
+        """Whether the iterative estimator converged."""
         return bool(self.variance_fit.converged)
 
     @property
     def iterations(self) -> int:
+        """Number of iterations the estimator used."""
         return int(self.variance_fit.iterations)
 
     @property
     def constrain(self) -> bool:
+        """Whether the components were held ≥ 0."""
         return bool(self.variance_fit.constrain)
 
     @property
@@ -114,7 +143,14 @@ class LMMResults(DesignResults):
         return self._engine.reason
 
     @property
+    def engine_info(self) -> dict:
+        """What the engine reports about its own work (low-rank: the rank; matrix-free:
+        probes, CG iterations, Monte-Carlo SEs); empty for the dense engine."""
+        return dict(self._engine_info)
+
+    @property
     def kernels(self) -> list:
+        """The kernels, one per genetic component (descriptions, as given)."""
         return [t.kernel for t in self.trained_kernels]
 
     @property
@@ -124,11 +160,13 @@ class LMMResults(DesignResults):
 
     @cached_property
     def boundary(self) -> pd.Series:
+        """Whether each component (and the residual) was held at zero."""
         return pd.Series(self.variance_fit.boundary.astype(bool), index=self._vc_index, name="boundary")
 
     # --- fixed effects ----------------------------------------------------------------
     @cached_property
     def params(self) -> pd.Series:
+        """GLS fixed effects β̂ = (XᵀV̂⁻¹X)⁻¹XᵀV̂⁻¹y, by formula column."""
         return pd.Series(self.arrays.beta, index=self.design.column_names, name="coef")
 
     @cached_property
@@ -139,18 +177,32 @@ class LMMResults(DesignResults):
 
     @cached_property
     def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
         return pd.Series(np.sqrt(np.diag(self.arrays.cov_beta)), index=self.design.column_names, name="se")
 
     @cached_property
     def zvalues(self) -> pd.Series:
+        """Wald statistics β̂ / SE."""
         return (self.params / self.bse).rename("z")
 
     @cached_property
     def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of the Wald statistics."""
         return pd.Series(2.0 * stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=self.params.index, name="p")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals for the fixed effects."""
+        """Wald confidence intervals for the fixed effects.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            One minus the coverage, in (0, 1).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``lower`` and ``upper``, one row per formula column.
+        """
         if not 0 < alpha < 1:
             raise NtkmixedError(f"The 'alpha' parameter of conf_int must be in (0, 1). Got {alpha!r}.")
         z = stats.norm.ppf(1 - alpha / 2)
@@ -174,42 +226,15 @@ class LMMResults(DesignResults):
 
     @cached_property
     def variance_components(self) -> pd.DataFrame:
+        """θ̂ (each genetic component and the residual) with standard errors."""
         theta = self.variance_fit.theta
         se = np.sqrt(np.clip(np.diag(self.variance_fit.cov), 0, None))
         return pd.DataFrame({"estimate": theta, "se": se}, index=pd.Index(self._vc_index, name="component"))
 
     @cached_property
     def variance_components_cov(self) -> pd.DataFrame:
+        """Estimated covariance of θ̂ (sandwich for MINQUE, inverse information for REML)."""
         return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
-
-    def _delta(self, gradient: np.ndarray) -> float:
-        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
-
-    @cached_property
-    def heritability(self) -> pd.DataFrame:
-        """Per-component h² with delta-method SEs (GCTA's formula)."""
-        theta = self.variance_fit.theta
-        total = theta.sum()
-        rows = []
-        for k in range(theta.size - 1):
-            gradient = -theta[k] / total**2 * np.ones(theta.size)
-            gradient[k] += 1.0 / total
-            rows.append((theta[k] / total, self._delta(gradient)))
-        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
-
-    @cached_property
-    def h2(self) -> float:
-        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
-        theta = self.variance_fit.theta
-        return float(theta[:-1].sum() / theta.sum())
-
-    @cached_property
-    def h2_se(self) -> float:
-        theta = self.variance_fit.theta
-        total, genetic = theta.sum(), theta[:-1].sum()
-        gradient = np.full(theta.size, -genetic / total**2)
-        gradient[:-1] += 1.0 / total
-        return self._delta(gradient)
 
     @property
     def implied_lambda(self) -> float:
@@ -258,12 +283,24 @@ class LMMResults(DesignResults):
 
     # --- presentation and persistence -------------------------------------------------
     def summary(self):
-        """The report: fit facts, fixed effects, variance components, heritability."""
-        return lmm_summary(self, H2_DEFINITION)
+        """The report: fit facts, fixed effects, variance components, heritability.
+
+        Returns
+        -------
+        Summary
+            ``str()`` gives a text table, notebooks show HTML, ``.tables`` are DataFrames.
+        """
+        return lmm_summary(self)
 
     def save(self, path) -> None:
         """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
-        :func:`ntkmixed.load`."""
+        :func:`ntkmixed.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The archive file to write.
+        """
         design_meta, arrays = archive.design_to_archive(self.design)
         kernel_entries, kernel_arrays = archive.kernels_to_archive(self.trained_kernels)
         arrays.update(kernel_arrays)
@@ -278,13 +315,27 @@ class LMMResults(DesignResults):
             "fit": {"method": fit.method, "converged": bool(fit.converged), "iterations": int(fit.iterations),
                     "final_change": float(fit.final_change), "constrain": bool(fit.constrain),
                     "loglik": float(fit.loglik)},
-            "engine": {"name": self.engine, "reason": self.engine_reason},
+            "engine": {"name": self.engine, "reason": self.engine_reason, "info": json_plain(self._engine_info)},
         }
+        meta["heritability"], h2_arrays = self.heritability_basis.to_archive()
+        arrays.update(h2_arrays)
         archive.write_archive(path, meta, arrays)
 
     @classmethod
     def from_archive(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "LMMResults":
-        """Rebuild results written by :meth:`save` (called by :func:`ntkmixed.load`)."""
+        """Rebuild results written by :meth:`save` (called by :func:`ntkmixed.load`).
+
+        Parameters
+        ----------
+        meta : dict
+            The archive's JSON header.
+        arrays : dict of numpy.ndarray
+            The archive's arrays.
+
+        Returns
+        -------
+        LMMResults
+        """
         design = archive.design_from_archive(meta["design"], arrays)
         trained = archive.kernels_from_archive(meta["kernels"], arrays)
         n, k, c = design.n, design.X.shape[1], len(meta["component_names"])
@@ -300,7 +351,9 @@ class LMMResults(DesignResults):
                                pev=arrays["pev"], pev_total=arrays["pev_total"])
         engine = meta.get("engine")
         choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
-        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice)
+        info = engine.get("info", {}) if engine else {}
+        basis = HeritabilityBasis.from_archive(meta.get("heritability"), arrays)
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info, basis)
 
     def __repr__(self) -> str:
         kernels = ", ".join(map(repr, self.kernels))

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .heritability import definition_text, diagnostics_warnings
+
 
 @dataclass
 class Summary:
@@ -58,7 +60,18 @@ def dropped_text(n_input: int, dropped: dict[str, int]) -> str:
     return f"{total} of {n_input} (" + ", ".join(f"{c} {r}" for r, c in dropped.items()) + ")"
 
 
-def lmm_summary(results, h2_definition: str) -> Summary:
+def engine_info_text(info: dict) -> str:
+    """`` (rank 740, probes 50)``: the engine's numeric facts, for the Engine line."""
+    shown = [f"{key.replace('_', ' ')} {_format_fact(value)}" for key, value in info.items()
+             if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _format_fact(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{float(value):.3g}"
+
+
+def lmm_summary(results) -> Summary:
     """The report of an :class:`~ntkmixed.models.lmm_results.LMMResults`."""
     fit = results.variance_fit
     kernels = "; ".join(f"{name} = {kernel!r} [{t.normalization.rule}]" for name, kernel, t in zip(
@@ -69,7 +82,7 @@ def lmm_summary(results, h2_definition: str) -> Summary:
         ("Formula", results.formula),
         ("Kernels", kernels),
         ("Method", f"{results.method} ({'components constrained >= 0' if results.constrain else 'unconstrained'})"),
-        ("Engine", f"{results.engine}: {results.engine_reason}"),
+        ("Engine", f"{results.engine}: {results.engine_reason}{engine_info_text(results.engine_info)}"),
         ("Observations", str(results.nobs)),
         ("Rows dropped", dropped_text(results.design.n_input, results.design.dropped)),
         *([("Genotyped, not in data", str(results.design.n_unused_genotype_rows))]
@@ -77,21 +90,32 @@ def lmm_summary(results, h2_definition: str) -> Summary:
         ("Converged", f"{'Yes' if results.converged else 'No'} ({fit.iterations} iterations)"),
         ("At boundary", ", ".join(boundary) if boundary else "none"),
         ("REML log-likelihood", f"{results.loglik:.4f}"),
-        ("Heritability h²", f"{results.h2:.4f} (SE {results.h2_se:.4f})"),
+        ("Heritability h²", f"{results.h2:.4f} (SE {results.h2_se:.4f}{_interval_text(results)})"),
+        ("h² definition", results.h2_definition),
     ]
-    heritability = results.heritability
+    basis = results.heritability_basis
     tables = {
         "fixed_effects": results.fixed_effects,
         "variance_components": results.variance_components,
-        "heritability": heritability,
+        "heritability": results.heritability,
     }
+    if basis.diagnostics is not None:
+        tables["kernel_diagnostics"] = results.kernel_diagnostics.drop(columns="nugget_method")
     notes = [
-        f"h² definition: {h2_definition}; a share of phenotypic variance when kernels have mean diagonal 1.",
+        f"h² definition: {definition_text(results.h2_definition)}.",
         "SEs of variance components: " + (
             "inverse Fisher information." if results.method == "reml" else "sandwich S⁻¹ Var(q) S⁻¹ under normality."
         ) + " h² SE by the delta method.",
     ]
+    if basis.diagnostics is not None:
+        notes += diagnostics_warnings(results.component_names, basis.diagnostics, results.h2_definition)
     return Summary("Kernel LMM results", info, tables, notes)
+
+
+def _interval_text(results) -> str:
+    interval = results.conf_int_h2().iloc[-1]
+    method = {"profile": "profile-likelihood", "wald": "Wald"}[interval["method"]]
+    return f"; 95% {method} CI {interval['lower']:.4f} to {interval['upper']:.4f}"
 
 
 def krr_summary(results) -> Summary:

@@ -201,5 +201,5 @@ def test_malformed_bim(fileset, tmp_path):
     prefix = _copy(fileset[0], tmp_path, "badbim")
     text = open(f"{prefix}.bim").read().replace("\t100\t", "\tabc\t", 1)
     open(f"{prefix}.bim", "w").write(text)
-    with pytest.raises(NtkmixedError, match=r"line 1: column 'pos' must be numeric. Got 'abc'"):
+    with pytest.raises(NtkmixedError, match=r"line 1, column 'pos' must be numeric. Got 'abc'"):
         nm.read_plink(prefix)

@@ -79,3 +79,13 @@ python_fit <- function(sim, formula, kernel = "nm.GRM()", method = "minque1") {
 }
 
 quiet_fit <- function(...) suppressMessages(suppressWarnings(ntkmixed::fit(...)))
+
+# Run R code in a fresh R (Python can be chosen only once per R session), with extra
+# environment variables; returns its output as one string.
+run_r <- function(lines, env) {
+  script <- tempfile(fileext = ".R")
+  writeLines(lines, script)
+  output <- system2(file.path(R.home("bin"), "Rscript"), c("--vanilla", script), stdout = TRUE, stderr = TRUE,
+                    env = c(env, paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep))))
+  paste(output, collapse = "\n")
+}

@@ -93,3 +93,80 @@ test_that("Python errors arrive as R errors of class ntkmixed_error, with R spel
   expect_error(fit(y ~ sex, data = sim$data, genotypes = sim$G, kernel = NTK(depth = 0)),
                "'depth'.*NTK")
 })
+
+test_that("genotype values outside [0, 2] and infinite values are errors naming the cells", {
+  skip_if_no_ntkmixed()
+  sim <- simulate_data(n = 60L, p = 30L, seed = 48L)
+  G <- sim$G
+  G[3, 4] <- -9
+  expect_error(fit(y ~ sex, data = sim$data, genotypes = G),
+               "allele dosages in \\[0, 2\\].*-9 at \\(S0003, rs4\\).*G\\[G == -9\\] <- NA",
+               class = "ntkmixed_error")
+  G <- sim$G
+  G[5, 2] <- Inf
+  expect_error(fit(y ~ sex, data = sim$data, genotypes = G), "inf at \\(S0005, rs2\\)", class = "ntkmixed_error")
+  G <- sim$G
+  colnames(G)[2] <- "rs1"
+  expect_error(fit(y ~ sex, data = sim$data, genotypes = G), "duplicated SNP IDs.*rs1", class = "ntkmixed_error")
+  G <- sim$G
+  rownames(G) <- sprintf("X%04d", seq_len(nrow(G)))
+  expect_error(fit(y ~ sex, data = sim$data, genotypes = G), "None of the 60 sample IDs of 'data'",
+               class = "ntkmixed_error")
+})
+
+test_that("the response must be numeric and finite", {
+  skip_if_no_ntkmixed()
+  sim <- simulate_data(n = 60L, p = 30L, seed = 49L)
+  data <- sim$data
+  data$y[7] <- Inf
+  expect_error(fit(y ~ sex, data = data, genotypes = sim$G), "response 'y' of fit has infinite values .*S0007",
+               class = "ntkmixed_error")
+  data$y <- ifelse(sim$data$y > 1, "high", "low")
+  expect_error(fit(y ~ sex, data = data, genotypes = sim$G), "response 'y' of fit must be numeric",
+               class = "ntkmixed_error")
+  data$y <- factor(data$y)
+  expect_error(fit(y ~ sex, data = data, genotypes = sim$G), "must be numeric. Got a categorical column",
+               class = "ntkmixed_error")
+  data$age[4] <- -Inf
+  data$y <- sim$data$y
+  expect_error(fit(y ~ sex + age, data = data, genotypes = sim$G), "infinite values in 'age' .*S0004",
+               class = "ntkmixed_error")
+})
+
+test_that("kernel and option values out of range are refused with the argument named", {
+  skip_if_no_ntkmixed()
+  expect_error(NTK(seed = 2^40), "'seed' argument of NTK must be a whole number in \\[-2147483647, 2147483647\\]")
+  sim <- simulate_data(n = 60L, p = 30L, seed = 50L)
+  K <- tcrossprod(scale(sim$G)) / ncol(sim$G)
+  expect_error(fit(y ~ sex, data = sim$data, kernel = Precomputed(K, tol = -1)),
+               "'tol' parameter of Precomputed must be a finite number >= 0. Got -1", class = "ntkmixed_error")
+  expect_error(krr(y ~ sex, data = sim$data, genotypes = sim$G, kernel = GRM(), cv = 1L), "'cv'",
+               class = "ntkmixed_error")
+  expect_warning(fit(y ~ sex, data = sim$data, genotypes = sim$G, kernel = NTK(depth = 50L, width = Inf)),
+                 "nearly a constant plus the identity", class = "ntkmixed_IdentifiabilityWarning")
+})
+
+test_that("predict names allow.new.levels and refuses infinite covariates", {
+  skip_if_no_ntkmixed()
+  sim <- simulate_data(n = 80L, p = 30L, seed = 51L)
+  m <- quiet_fit(y ~ sex + age, data = sim$data[1:70, ], genotypes = sim$G[1:70, ])
+  new <- sim$data[71:80, ]
+  odd <- new
+  odd$sex <- factor(rep("other", 10L))
+  expect_error(predict(m, newdata = odd, genotypes = sim$G[71:80, ]),
+               "not seen in training.*'sex'.*allow.new.levels = TRUE", class = "ntkmixed_error")
+  odd <- new
+  odd$age[2] <- Inf
+  expect_error(predict(m, newdata = odd, genotypes = sim$G[71:80, ]), "infinite values in 'age' .*S0072",
+               class = "ntkmixed_error")
+})
+
+test_that("k-fold folds follow the sample IDs, not the row order", {
+  skip_if_no_ntkmixed()
+  sim <- simulate_data(n = 60L, p = 30L, seed = 52L)
+  first <- suppressWarnings(krr(y ~ sex, data = sim$data, genotypes = sim$G, kernel = GRM(), cv = 5L))
+  shuffled <- sim$data[sample(nrow(sim$data)), ]
+  second <- suppressWarnings(krr(y ~ sex, data = shuffled, genotypes = sim$G, kernel = GRM(), cv = 5L))
+  expect_equal(second$lambda, first$lambda, tolerance = 1e-12)
+  expect_equal(unname(as.matrix(second$cv_results)), unname(as.matrix(first$cv_results)), tolerance = 1e-9)
+})

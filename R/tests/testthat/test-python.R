@@ -1,13 +1,6 @@
 # Which Python R uses: NTKMIXED_PYTHON, and the install hint when ntkmixed is missing.
-# The end-to-end checks start a fresh R (Python can be chosen only once per R session).
+# The end-to-end checks start a fresh R (run_r(), in helper-ntkmixed.R).
 
-run_r <- function(lines, env) {
-  script <- tempfile(fileext = ".R")
-  writeLines(lines, script)
-  output <- system2(file.path(R.home("bin"), "Rscript"), c("--vanilla", script), stdout = TRUE, stderr = TRUE,
-                    env = c(env, paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep))))
-  paste(output, collapse = "\n")
-}
 
 test_that("NTKMIXED_PYTHON set after library(ntkmixed) chooses the Python", {
   skip_if_no_ntkmixed()
@@ -17,16 +10,17 @@ test_that("NTKMIXED_PYTHON set after library(ntkmixed) chooses the Python", {
     sprintf("Sys.setenv(NTKMIXED_PYTHON = '%s')", python),
     "cat('available:', isTRUE(ntkmixed_available()), '\\n')",
     "cat('python:', python_environment()$python, '\\n')"
-  ), env = c("RETICULATE_PYTHON="))
+  ), env = c("RETICULATE_PYTHON=", paste0("R_USER_CONFIG_DIR=", withr::local_tempdir())))
   expect_match(output, "available: TRUE", fixed = TRUE)
   expect_match(output, paste("python:", python), fixed = TRUE)
 })
 
-test_that("the install hint names the Python in use and how to install ntkmixed", {
+test_that("the install hint names the Python in use and points to install_ntkmixed()", {
   message <- ntkmixed:::import_error_message("ModuleNotFoundError: No module named 'ntkmixed'")
   expect_match(message, "not installed in the Python that R uses")
-  expect_match(message, "pip install 'numpy<2' 'pandas<3' ntkmixed")
-  expect_match(message, "NTKMIXED_PYTHON=~/.venv-ntkmixed/bin/python", fixed = TRUE)
+  expect_match(message, "ntkmixed::install_ntkmixed()", fixed = TRUE)
+  expect_match(message, "NTKMIXED_PYTHON=/path/to/env/bin/python", fixed = TRUE)
+  if (utils::packageVersion("reticulate") < "1.38") expect_match(message, "numpy<2 and pandas<3", fixed = TRUE)
   expect_match(ntkmixed:::import_error_message("boom"), "^Python could not import ntkmixed: boom")
 })
 
@@ -44,7 +38,9 @@ test_that("without ntkmixed in the Python R uses, fit() gives the install hint",
     "result <- tryCatch(fit(y ~ x, data = data.frame(y = c(1, 2, 3), x = c(1, 0, 1)), kernel = GRM()),",
     "                   error = conditionMessage)",
     "cat(result)"
-  ), env = c(paste0("NTKMIXED_PYTHON=", python), "RETICULATE_PYTHON="))
+  ), env = c(paste0("NTKMIXED_PYTHON=", python), "RETICULATE_PYTHON=",
+             paste0("R_USER_CONFIG_DIR=", withr::local_tempdir())))
   expect_match(output, "is not installed in the Python that R uses")
+  expect_match(output, "install_ntkmixed()", fixed = TRUE)
   expect_match(output, "NTKMIXED_PYTHON", fixed = TRUE)
 })

@@ -40,6 +40,7 @@ class Example:
 
     @property
     def phenotypes(self) -> list[str]:
+        """Names of the phenotype columns of ``data``."""
         return list(self.truth["phenotypes"])
 
     @property
@@ -58,7 +59,13 @@ class Example:
 
 def example_paths() -> dict[str, str]:
     """Paths of the packaged files: ``bfile`` (PLINK prefix), ``table`` (TSV with FID, IID,
-    covariates and phenotypes, usable as a --pheno or --covar file) and ``truth`` (JSON)."""
+    covariates and phenotypes, usable as a --pheno or --covar file) and ``truth`` (JSON).
+
+    Returns
+    -------
+    dict of str to str
+        ``{"bfile": ..., "table": ..., "truth": ...}``.
+    """
     return {
         "bfile": str(DATA_DIR / "example"),
         "table": str(DATA_DIR / "example.tsv"),
@@ -67,7 +74,20 @@ def example_paths() -> dict[str, str]:
 
 
 def load_example() -> Example:
-    """Load the embedded example dataset (see the module docstring)."""
+    """Load the embedded example dataset (see the module docstring).
+
+    Returns
+    -------
+    Example
+        ``genotypes``, ``data`` (covariates and phenotypes by IID) and ``truth``.
+
+    Examples
+    --------
+    >>> import ntkmixed as nm
+    >>> example = nm.datasets.load_example()
+    >>> example.data.shape[0], example.genotypes.n_snps
+    (700, 740)
+    """
     from ..plink import read_plink
 
     paths = example_paths()

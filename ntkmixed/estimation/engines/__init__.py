@@ -19,6 +19,8 @@ from ..operators import KernelOperator, as_operator
 from .dense import DenseProblem, DenseState
 from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
 from .hodlr import HODLREngine, HODLRProblem
+from .lowrank import LowRankEngine, LowRankProblem
+from .matrix_free import MatrixFreeEngine, MatrixFreeProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -61,7 +63,16 @@ ENGINES: dict[str, object] = {"dense": DenseEngine()}
 
 def register_engine(engine, before: str | None = None) -> None:
     """Add (or replace) an engine; ``"auto"`` considers it just before the engine named
-    ``before``, or last."""
+    ``before``, or last.
+
+    Parameters
+    ----------
+    engine : object
+        Has ``name``, ``unsuitable(operators, n)``, ``auto_reason(operators, n)`` and
+        ``build(y, X, operators)`` (see the module docstring).
+    before : str, optional
+        Name of the engine that ``"auto"`` should consider after this one.
+    """
     items = [(name, e) for name, e in ENGINES.items() if name != engine.name]
     position = next((i for i, (name, _) in enumerate(items) if name == before), len(items))
     items.insert(position, (engine.name, engine))
@@ -70,9 +81,11 @@ def register_engine(engine, before: str | None = None) -> None:
 
 
 register_engine(DiagonalLowRankEngine(), before="dense")
+register_engine(LowRankEngine(), before="dense")
 register_engine(HODLREngine())
 #: the public name of the HODLR engine with options: ``fit(..., engine=HODLR(tol=1e-10))``
 HODLR = HODLREngine
+register_engine(MatrixFreeEngine(), before="dense")
 
 
 def engine_names() -> tuple[str, ...]:
@@ -80,9 +93,26 @@ def engine_names() -> tuple[str, ...]:
 
 
 def choose_engine(operators: list[KernelOperator], n: int, requested="auto", where: str = "fit") -> EngineChoice:
-    """The engine for these kernels: the one requested — a registered name, or an engine
-    object with its own options such as ``HODLREngine(tol=1e-10)`` — (an error if it
-    cannot run them), or for ``"auto"`` the first whose ``auto_reason`` applies."""
+    """The engine for these kernels: the one requested (an error if it cannot run them),
+    or for ``"auto"`` the first whose ``auto_reason`` applies.
+
+    Parameters
+    ----------
+    operators : list of KernelOperator
+        The kernels.
+    n : int
+        Number of rows.
+    requested : str or engine object, default "auto"
+        A registered engine name, ``"auto"``, or an engine object with its own options
+        such as ``HODLREngine(tol=1e-10)``.
+    where : str, default "fit"
+        The calling function, for messages.
+
+    Returns
+    -------
+    EngineChoice
+        The engine's name and why it was chosen.
+    """
     if not isinstance(requested, str):
         if not (hasattr(requested, "build") and hasattr(requested, "unsuitable") and hasattr(requested, "name")):
             choices = ", ".join(repr(name) for name in engine_names())
@@ -107,17 +137,44 @@ def choose_engine(operators: list[KernelOperator], n: int, requested="auto", whe
     raise NtkmixedError(f"No engine of {where} can fit these kernels ({len(operators)} kernel(s), n = {n}).")
 
 
-def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", where: str = "fit"):
-    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays);
-    ``engine`` is a registered name, ``"auto"`` or an engine object."""
+def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", where: str = "fit",
+                  options: dict | None = None):
+    """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The response, n values.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernels : list of KernelOperator or numpy.ndarray
+        One per genetic component.
+    engine : str or engine object, default "auto"
+        A registered engine name, ``"auto"`` or an engine object.
+    where : str, default "fit"
+        The calling function, for messages.
+    options : dict, optional
+        Go to engines that declare them (``engine.options``, e.g. the matrix-free
+        engine's ``probes`` and ``seed``); exact engines have none.
+
+    Returns
+    -------
+    problem : Problem
+        What the estimators take.
+    choice : EngineChoice
+        The engine used and why.
+    """
     operators = [as_operator(k) for k in kernels]
     choice = choose_engine(operators, y.size, engine, where)
     chosen = engine if not isinstance(engine, str) else ENGINES[choice.name]
-    return chosen.build(y, X, operators), choice
+    accepted = {key: value for key, value in (options or {}).items() if key in getattr(chosen, "options", ())}
+    return chosen.build(y, X, operators, **accepted), choice
 
 
 __all__ = [
     "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem",
-    "HODLR", "HODLREngine", "HODLRProblem", "DenseState", "SpectralProblem", "SpectralState",
+    "HODLR", "HODLREngine", "HODLRProblem", "DenseState", "LowRankEngine", "LowRankProblem", "MatrixFreeEngine",
+    "MatrixFreeProblem", "SpectralProblem",
+    "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]

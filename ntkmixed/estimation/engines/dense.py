@@ -18,7 +18,17 @@ from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx
 
 
 class DenseProblem:
-    """y, X and one or more kernels held as n×n matrices."""
+    """y, X and one or more kernels held as n×n matrices.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The response.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernels : list of KernelOperator or numpy.ndarray
+        One per genetic component.
+    """
 
     supports_profile = False
 
@@ -32,15 +42,44 @@ class DenseProblem:
         self.y_variance = float(np.var(y))
 
     def matrices(self) -> list[np.ndarray]:
+        """The kernels and the identity (the residual's K_e = I).
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
         return [*self.kernels, np.eye(self.n)]
 
     def covariance(self, weights: np.ndarray) -> np.ndarray:
+        """V = Σ_k w_k K_k + w_e I.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            w, one per component and the residual.
+
+        Returns
+        -------
+        numpy.ndarray
+            n × n.
+        """
         V = weights[-1] * np.eye(self.n)
         for w, K in zip(weights[:-1], self.kernels):
             V += w * K
         return V
 
     def state(self, weights: np.ndarray) -> "DenseState":
+        """The linear algebra at V = Σ_k w_k K_k + w_e I (one Cholesky factorisation).
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            w, one per component and the residual.
+
+        Returns
+        -------
+        DenseState
+        """
         return DenseState(self, np.asarray(weights, dtype=np.float64))
 
 

@@ -17,20 +17,32 @@ from scipy.linalg.blas import dsyrk
 
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
+from ..profile import ProfiledREML
 from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx
 
 
 class SpectralProblem:
     """y, X and one kernel K, rotated into K's eigenbasis once (the decomposition is the
-    operator's cached one, shared with every other use of the same trained kernel)."""
+    operator's cached one, shared with every other use of the same trained kernel).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The response.
+    X : numpy.ndarray
+        Fixed-effect design, n × k.
+    kernel : KernelOperator or numpy.ndarray
+        The kernel.
+    clip_negative : bool, default True
+        Treat negative eigenvalues as round-off of a PSD kernel (set them to 0); KRR
+        keeps them, to report a kernel that is not PSD.
+    """
 
     n_components = 2
     #: the REML likelihood can be profiled over h = σ²_g/(σ²_g + σ²_e) at O(n k²) a point
     supports_profile = True
 
     def __init__(self, y: np.ndarray, X: np.ndarray, kernel: KernelOperator | np.ndarray, clip_negative: bool = True):
-        """``clip_negative``: treat negative eigenvalues as round-off of a PSD kernel (set
-        them to 0); KRR keeps them, to report a kernel that is not PSD."""
         self.operator = as_operator(kernel)
         s, self.U = self.operator.spectrum()
         self.s = np.clip(s, 0.0, None) if clip_negative else s
@@ -42,19 +54,55 @@ class SpectralProblem:
         self.y_variance = float(np.var(y))
 
     def diagonals(self) -> list[np.ndarray]:
+        """The kernel and identity in the eigenbasis: ``[eigenvalues, ones]``.
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
         return [self.s, np.ones(self.n)]
 
     def state(self, weights: np.ndarray) -> "SpectralState":
+        """The linear algebra at V = w_g K + w_e I, O(n k²) from the rotated data.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            ``(w_g, w_e)``.
+
+        Returns
+        -------
+        SpectralState
+        """
         return SpectralState(self, np.asarray(weights, dtype=np.float64))
 
     def smallest_profile_h(self) -> float:
         """The smallest (negative) h at which V = τ(h K + (1−h) I) stays positive definite
-        (for unconstrained REML): every d = 1 + h (s − 1) > 0."""
+        (for unconstrained REML): every d = 1 + h (s − 1) > 0.
+
+        Returns
+        -------
+        float
+            The bound (0 when no negative h keeps V positive definite).
+        """
         s_max = float(self.s.max())
         return -1.0 / (s_max - 1.0) * (1.0 - 1e-6) if s_max > 1.0 else 0.0
 
     def profile_reml(self, h: float) -> tuple[float, float]:
-        """(REML log-likelihood with the scale τ profiled out, τ̂) at V = τ (h K + (1−h) I)."""
+        """(REML log-likelihood with the scale τ profiled out, τ̂) at V = τ (h K + (1−h) I).
+
+        Parameters
+        ----------
+        h : float
+            The share of the kernel, σ²_g/(σ²_g + σ²_e).
+
+        Returns
+        -------
+        loglik : float
+            The profiled REML log-likelihood (−inf where V is not positive definite).
+        tau : float
+            The profiled scale τ̂.
+        """
         state = self.state(np.array([h, 1.0 - h]))
         dof = self.n - self.k
         tau = float(self.y_rot @ state.p_rot) / dof
@@ -65,6 +113,16 @@ class SpectralProblem:
             dof * (LOG_2PI + 1.0 + np.log(tau)) + np.sum(np.log(state.d)) + logdet_xvx - self.logdet_xtx
         )
         return float(loglik), tau
+
+    def profile_likelihood(self) -> ProfiledREML:
+        """The same profile detached from the eigenvectors (O(n k) numbers), for the
+        likelihood intervals that results compute after the fit.
+
+        Returns
+        -------
+        ProfiledREML
+        """
+        return ProfiledREML(self.s, self.y_rot, self.X_rot, self.logdet_xtx)
 
 
 class SpectralState:
