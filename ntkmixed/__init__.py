@@ -32,7 +32,6 @@ _EXPORTS = {
     "Polynomial": "kernels",
     "Gaussian": "kernels",
     "Nystrom": "kernels",
-    "RandomFeatures": "kernels",
     "HODLR": "estimation.engines",
     "krr": "models",
     "KRRResults": "models",

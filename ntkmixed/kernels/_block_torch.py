@@ -71,36 +71,42 @@ class _TorchEvaluator:
 
 class ArcCosineEvaluator(_TorchEvaluator):
     """Analytic NTK (Θᴸ) or NNGP (Σᴸ) of the bias-free ReLU network by the arc-cosine
-    recursion (see :mod:`ntkmixed.kernels.analytic`), in place to bound memory."""
+    recursion (see :mod:`ntkmixed.kernels.analytic`), in place: a tile is memory-bound
+    elementwise work, so every step writes into one of three tile-sized buffers."""
 
     def __init__(self, Z, depth: int, which: str, device, dtype):
         super().__init__(Z, device, dtype)
         self.depth, self.which = depth, which
-        self.norms = (self.Z * self.Z).sum(dim=1) / self.p
+        norms = (self.Z * self.Z).sum(dim=1) / self.p
+        self.root = torch.sqrt(norms)
+        self.inverse_root = torch.where(norms > 0, 1.0 / torch.where(norms > 0, self.root, 1.0), 0.0)
 
     def block(self, r0, r1, c0, c1):
         rho = self.Z[r0:r1] @ self.Z[c0:c1].T
-        rho /= self.p
-        scale = torch.sqrt(torch.outer(self.norms[r0:r1], self.norms[c0:c1]))
-        positive = scale > 0
-        rho = torch.where(positive, rho / torch.where(positive, scale, torch.ones_like(scale)), torch.zeros_like(rho))
+        rho.mul_((self.inverse_root[r0:r1] / self.p)[:, None]).mul_(self.inverse_root[None, c0:c1])
         rho.clamp_(-1.0, 1.0)
         pairs = self._self_pairs(r0, r1, c0, c1)
         if pairs is not None:
             rows, cols = pairs
-            rho[rows, cols] = (self.norms[r0 + rows] > 0).to(rho.dtype)
+            rho[rows, cols] = (self.root[r0 + rows] > 0).to(rho.dtype)
         tau = rho.clone() if self.which == "ntk" else None
+        slope, work = torch.empty_like(rho), torch.empty_like(rho)
+        pi = math.pi
         for _ in range(self.depth):
-            theta = torch.arccos(rho)
+            torch.arccos(rho, out=slope)
+            slope.mul_(-1.0 / pi).add_(1.0)  # Σ̇ = (π − θ)/π
             if tau is not None:
-                tau *= (math.pi - theta) / math.pi
-            # ρ ← (sin θ + (π − θ) cos θ)/π, with sin θ = √(1 − ρ²)
-            rho = (torch.sqrt(torch.clamp(1.0 - rho * rho, min=0.0)) + (math.pi - theta) * rho) / math.pi
+                tau.mul_(slope)
+            # ρ ← √(1 − ρ²)/π + Σ̇·ρ  (= (sin θ + (π − θ) cos θ)/π)
+            torch.mul(rho, rho, out=work)
+            work.mul_(-1.0 / pi**2).add_(1.0 / pi**2).clamp_(min=0.0).sqrt_()
+            work.addcmul_(slope, rho)
+            rho, work = work, rho
             rho.clamp_(-1.0, 1.0)
             if tau is not None:
-                tau += rho
+                tau.add_(rho)
         out = tau if tau is not None else rho
-        out *= scale
+        out.mul_(self.root[r0:r1, None]).mul_(self.root[None, c0:c1])
         return out
 
 

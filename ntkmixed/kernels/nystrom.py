@@ -346,7 +346,7 @@ def _check_wrapped(kernel: Any, where: str) -> None:
     if not isinstance(kernel, Kernel):
         raise NtkmixedError(f"The 'kernel' argument of {where} must be an ntkmixed kernel (NTK(...), NNGP(...), "
                             f"Gaussian(), ...). Got {type(kernel).__name__}.")
-    if not kernel.needs_genotypes or type(kernel).__name__ in ("Nystrom", "RandomFeatures"):
+    if not kernel.needs_genotypes or isinstance(kernel, Nystrom):
         raise NtkmixedError(f"The 'kernel' argument of {where} must be a genotype kernel (not a precomputed "
                             f"or approximate one). Got {kernel!r}.")
 
