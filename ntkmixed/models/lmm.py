@@ -121,7 +121,7 @@ class KernelLMM:
 
         Parameters
         ----------
-        method, constrain, tol, max_iter, engine, h2_definition
+        method, constrain, tol, max_iter, engine, h2_definition, probes, seed
             As for :func:`ntkmixed.fit`.
 
         Returns
