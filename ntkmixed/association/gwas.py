@@ -58,23 +58,42 @@ def gwas(
 
     Parameters
     ----------
-    formula, data : as :func:`ntkmixed.fit` (response and covariates).
-    genotypes : PLINK ``Genotypes`` or prefix, DataFrame indexed by sample ID, n×p array or
-        Dask array. Its SNPs build the background kernel and (see ``snps``) are tested.
-    kernel : background kernel, default ``GRM()`` (any ntkmixed kernel, e.g. ``NTK``).
-    loco : build the kernel without the tested chromosome (needs ≥ 2 chromosomes).
-    test : ``"wald"`` (default; FaST-LMM's), ``"lrt"``, ``"score"`` (GCTA-MLMA's, V̂
-        fixed) or ``"grammar-gamma"`` (calibrated score, for large n).
-    null_method : estimator of the null variance components (``"reml"``, ``"minque1"``,
-        ``"minque0"`` — NExt-LMM's moment estimate).
-    snps : IDs of the SNPs to test (default all), reported in the genotypes' order.
-    engine : engine of the null fit (see :func:`ntkmixed.fit`).
-    snp_info : for arrays and DataFrames, a table with ``chr`` and ``bp`` (and optionally
+    formula : str
+        ``"y ~ sex + age"``: response and covariates, as :func:`ntkmixed.fit`.
+    data : pandas.DataFrame
+        One row per person, indexed by sample ID.
+    genotypes : Genotypes, str, pandas.DataFrame, numpy.ndarray or dask array
+        PLINK ``Genotypes`` or prefix, DataFrame indexed by sample ID, n×p array (rows in
+        ``data``'s order) or Dask array. Its SNPs build the background kernel and (see
+        ``snps``) are tested.
+    kernel : Kernel, optional
+        Background kernel, default ``GRM()`` (any ntkmixed kernel, e.g. ``NTK``).
+    loco : bool, default True
+        Build the kernel without the tested chromosome (needs ≥ 2 chromosomes).
+    test : {"wald", "lrt", "score", "grammar-gamma"}
+        ``"wald"`` (default; FaST-LMM's: h² fixed, scale re-estimated, F(1, n−k−1)),
+        ``"lrt"``, ``"score"`` (GCTA-MLMA's, V̂ fixed) or ``"grammar-gamma"``
+        (calibrated score, O(nk) per SNP, for large n).
+    null_method : {"reml", "minque1", "minque0", "minque1-one-step"}
+        Estimator of the null variance components (``"minque0"``: NExt-LMM's moment
+        estimate, here with a per-SNP SE).
+    snps : list of str, optional
+        IDs of the SNPs to test (default all), reported in the genotypes' order.
+    engine : str, default "auto"
+        Engine of the null fit and scan (see :func:`ntkmixed.fit`): ``"dense"`` (one
+        eigendecomposition), ``"lowrank"`` (a GRM on fewer SNPs than people: exact, no
+        n×n array); the one used is in ``null_models["engine"]``.
+    snp_info : pandas.DataFrame, optional
+        For arrays and DataFrames, a table with ``chr`` and ``bp`` (and optionally
         ``snp``, ``a1``, ``a2``) per SNP column.
-    block_size : SNPs per block (default: ~128 MB of dosages).
-    calibration_snps, seed : size and seed of the random SNP subset that calibrates γ̂
-        (``grammar-gamma`` only).
-    progress : progress bar over SNP blocks (default: only on a terminal).
+    block_size : int, optional
+        SNPs per block (default: ~128 MB of dosages).
+    calibration_snps : int, default 500
+        Size of the random SNP subset that calibrates γ̂ (``grammar-gamma`` only).
+    seed : int, default 0
+        Seed of that subset.
+    progress : bool, optional
+        Progress bar over SNP blocks (default: only on a terminal).
 
     Returns
     -------

@@ -34,11 +34,23 @@ class GWASResults:
 
     Parameters
     ----------
-    table : the per-SNP DataFrame described above.
-    null_models : one row per null model (index: chromosome or ``"all"``).
-    test, loco, null_method : how the scan was run.
-    formula, kernel : the model's formula and the background kernel's repr.
-    n : people analysed.
+    table : pandas.DataFrame
+        The per-SNP table described above.
+    null_models : pandas.DataFrame
+        One row per null model (index: chromosome, or ``"all"`` without LOCO): n, h², its
+        SE, σ²_g, σ²_e, log-likelihood, method, engine, SNPs tested.
+    test : str
+        The test (see :func:`ntkmixed.gwas`).
+    loco : bool
+        Whether each chromosome had its own kernel.
+    null_method : str
+        Estimator of the null variance components.
+    formula : str
+        The model's formula.
+    kernel : str
+        The background kernel's repr.
+    n : int
+        People analysed.
     """
 
     def __init__(self, table: pd.DataFrame, null_models: pd.DataFrame, test: str, loco: bool, null_method: str,
@@ -75,7 +87,8 @@ class GWASResults:
 
         Parameters
         ----------
-        k : how many rows.
+        k : int, default 10
+            How many rows.
 
         Returns
         -------
@@ -108,8 +121,10 @@ class GWASResults:
 
         Parameters
         ----------
-        ax : matplotlib axes to draw on (default: a new figure).
-        kwargs : passed to the plotting function.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        **kwargs
+            Passed to the plotting function.
 
         Returns
         -------
@@ -122,8 +137,10 @@ class GWASResults:
 
         Parameters
         ----------
-        ax : matplotlib axes to draw on (default: a new figure).
-        kwargs : passed to the plotting function.
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        **kwargs
+            Passed to the plotting function.
 
         Returns
         -------
@@ -148,7 +165,8 @@ class GWASResults:
 
         Parameters
         ----------
-        path : file to write.
+        path : str or os.PathLike
+            File to write.
         """
         self.mlma_table().to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.6g")
 
@@ -158,7 +176,8 @@ class GWASResults:
 
         Parameters
         ----------
-        path : file to write.
+        path : str or os.PathLike
+            File to write.
         """
         columns, arrays = archive.frame_to_arrays(self.table, "snp_")
         null_columns, null_arrays = archive.frame_to_arrays(self.null_models, "null_")
@@ -175,7 +194,10 @@ class GWASResults:
 
         Parameters
         ----------
-        meta, arrays : the archive's JSON header and arrays.
+        meta : dict
+            The archive's JSON header.
+        arrays : dict of numpy.ndarray
+            The archive's arrays by name.
 
         Returns
         -------

@@ -24,7 +24,23 @@ def p_from_log10(log10_p: float) -> float:
 class KernelTestResults:
     """One region's test: ``table`` (per kernel: Q, p, log10_p, method, accuracy,
     n_eigenvalues, note), ``p`` (the ACAT combination when there are several kernels,
-    else the kernel's p) and the null model's facts."""
+    else the kernel's p) and the null model's facts.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per kernel, indexed by the kernel's label.
+    combined_log10_p : float
+        log10 of the combined p (ACAT over the kernels; the kernel's own with one).
+    null : dict
+        Facts of the null model (background kernel, h², σ̂², method, engine).
+    formula : str
+        The model's formula.
+    n : int
+        People analysed.
+    n_snps : int
+        SNPs in the tested region.
+    """
 
     def __init__(self, table: pd.DataFrame, combined_log10_p: float, null: dict, formula: str, n: int, n_snps: int):
         self.table = table
@@ -36,13 +52,21 @@ class KernelTestResults:
 
     @property
     def p(self) -> float:
+        """The region's p: ACAT over the kernels, or the one kernel's p (never 0)."""
         return p_from_log10(self.log10_p)
 
     @property
     def pvalues(self) -> pd.Series:
+        """Per-kernel p-values, indexed by kernel."""
         return self.table["p"]
 
     def summary(self) -> Summary:
+        """The report: region, null model, per-kernel statistics and p-values.
+
+        Returns
+        -------
+        Summary
+        """
         facts = [("Formula", self.formula), ("People", str(self.n)), ("Region SNPs", str(self.n_snps)),
                  ("Null model", _null_text(self.null))]
         if len(self.table) > 1:
@@ -53,6 +77,13 @@ class KernelTestResults:
                        {"kernels": self.table.drop(columns="note")}, notes)
 
     def save(self, path) -> None:
+        """Write the results to an archive (no pickle); read back with :func:`ntkmixed.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The archive file (``.npz``).
+        """
         columns, arrays = archive.frame_to_arrays(self.table.reset_index(), "k_")
         meta = {"kind": "kernel_test", "table": columns, "log10_p": self.log10_p, "null": _plain(self.null),
                 "formula": self.formula, "n": self.n, "n_snps": self.n_snps, "n_rows": len(self.table)}
@@ -60,6 +91,19 @@ class KernelTestResults:
 
     @classmethod
     def from_archive(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "KernelTestResults":
+        """Rebuild from an archive's header and arrays (used by :func:`ntkmixed.load`).
+
+        Parameters
+        ----------
+        meta : dict
+            The archive header.
+        arrays : dict of numpy.ndarray
+            The archive's arrays by name.
+
+        Returns
+        -------
+        KernelTestResults
+        """
         table = archive.frame_from_arrays(meta["table"], arrays, "k_", pd.RangeIndex(meta["n_rows"])).set_index("kernel")
         return cls(table, meta["log10_p"], meta["null"], meta["formula"], meta["n"], meta["n_snps"])
 
@@ -71,7 +115,23 @@ class KernelTestResults:
 class RegionScanResults:
     """Many regions: ``table`` with one row per region (name, chr, start, end, n_snps,
     then ``p_<kernel>`` and ``log10_p_<kernel>`` per kernel, ``p_acat`` when there are
-    several, and ``note``) in the order the regions were given."""
+    several, and ``note``) in the order the regions were given.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per region, as described above.
+    kernels : list of str
+        Labels of the tested kernels.
+    null : dict
+        Facts of the null model (shared by all regions).
+    formula : str
+        The model's formula.
+    n : int
+        People analysed.
+    pvalue : str
+        How the p-values were computed (``"davies"``, ``"liu"`` or ``"saddlepoint"``).
+    """
 
     def __init__(self, table: pd.DataFrame, kernels: list[str], null: dict, formula: str, n: int, pvalue: str):
         self.table = table
@@ -82,16 +142,40 @@ class RegionScanResults:
         self.pvalue = pvalue
 
     def top(self, k: int = 10) -> pd.DataFrame:
+        """The ``k`` regions with the smallest (combined, else first kernel's) p.
+
+        Parameters
+        ----------
+        k : int, default 10
+            How many rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         column = "log10_p_acat" if "log10_p_acat" in self.table else f"log10_p_{self.kernels[0]}"
         return self.table.sort_values(column).head(k)
 
     def summary(self) -> Summary:
+        """The report: scan facts, null model, the top regions.
+
+        Returns
+        -------
+        Summary
+        """
         facts = [("Formula", self.formula), ("People", str(self.n)), ("Regions", str(len(self.table))),
                  ("Kernels", ", ".join(self.kernels)), ("Null model", _null_text(self.null)),
                  ("p-values", METHOD_NAMES[self.pvalue])]
         return Summary("Kernel association scan over regions", facts, {"top_regions": self.top(10)}, [])
 
     def save(self, path) -> None:
+        """Write the results to an archive (no pickle); read back with :func:`ntkmixed.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The archive file (``.npz``).
+        """
         columns, arrays = archive.frame_to_arrays(self.table, "r_")
         meta = {"kind": "region_scan", "table": columns, "kernels": self.kernels, "null": _plain(self.null),
                 "formula": self.formula, "n": self.n, "pvalue": self.pvalue, "n_rows": len(self.table)}
@@ -99,6 +183,19 @@ class RegionScanResults:
 
     @classmethod
     def from_archive(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "RegionScanResults":
+        """Rebuild from an archive's header and arrays (used by :func:`ntkmixed.load`).
+
+        Parameters
+        ----------
+        meta : dict
+            The archive header.
+        arrays : dict of numpy.ndarray
+            The archive's arrays by name.
+
+        Returns
+        -------
+        RegionScanResults
+        """
         table = archive.frame_from_arrays(meta["table"], arrays, "r_", pd.RangeIndex(meta["n_rows"]))
         return cls(table, meta["kernels"], meta["null"], meta["formula"], meta["n"], meta["pvalue"])
 

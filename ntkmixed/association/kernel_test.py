@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option
+from .._validation import check_flag, check_option
 from ..data.design import build_design
 from ..data.samples import Samples
 from ..estimation import ESTIMATORS
@@ -103,18 +103,30 @@ def kernel_test(
 
     Parameters
     ----------
-    formula, data : response and covariates, as :func:`ntkmixed.fit`.
-    genotypes : the region's genotypes (array, DataFrame by sample ID, PLINK).
-    kernel : one kernel or a list (default ``NTK(depth=2)``); a list gives one test each
-        and their ACAT combination.
-    background : optional kernel (e.g. ``GRM()``) of the null model — genome-wide relatedness.
-    background_genotypes : genotypes of the background kernel (default: ``genotypes``).
-    pvalue : ``"davies"`` (default: the exact finite-sample law of the ratio statistic by
+    formula : str
+        ``"y ~ sex + age"``: response and covariates, as :func:`ntkmixed.fit`.
+    data : pandas.DataFrame
+        One row per person, indexed by sample ID.
+    genotypes : numpy.ndarray, pandas.DataFrame, Genotypes or str
+        The region's genotypes (array in ``data``'s row order, DataFrame indexed by
+        sample ID, PLINK ``Genotypes`` or prefix).
+    kernel : Kernel or list of Kernel, optional
+        Default ``NTK(depth=2)``; a list gives one test each and their ACAT combination.
+    background : Kernel, optional
+        Kernel of the null model (e.g. ``GRM()``): genome-wide relatedness.
+    pvalue : {"davies", "saddlepoint", "liu"}
+        ``"davies"`` (default: the exact finite-sample law of the ratio statistic by
         exact inversion, accuracy reported; falls back to the saddlepoint with a note),
         ``"saddlepoint"`` (the same law, Lugannani–Rice) or ``"liu"`` (SKAT's plug-in law
         with Liu's moment matching).
-    null_method, engine : estimator and engine of the background null model.
-    progress : progress bars for kernel builds (default: only on a terminal).
+    background_genotypes : optional
+        Genotypes of the background kernel (default: ``genotypes``).
+    null_method : str, default "reml"
+        Estimator of the background null model.
+    engine : str, default "auto"
+        Engine of the background null model (see :func:`ntkmixed.fit`).
+    progress : bool, optional
+        Progress bars for kernel builds (default: only on a terminal).
 
     Returns
     -------
@@ -123,6 +135,7 @@ def kernel_test(
     """
     pvalue = check_option(pvalue, "pvalue", PVALUE_METHODS, "kernel_test")
     check_option(null_method, "null_method", tuple(ESTIMATORS), "kernel_test")
+    progress = check_flag(progress, "progress", "kernel_test", allow_none=True)
     kernels = as_kernel_list(NTK(depth=2) if kernel is None else kernel, "kernel_test")
     names = component_names(kernels)
     if background is not None and background_genotypes is None:

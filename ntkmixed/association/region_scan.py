@@ -41,19 +41,34 @@ def region_scan(
 
     Parameters
     ----------
-    formula, data : response and covariates, as :func:`ntkmixed.fit`.
-    genotypes : PLINK ``Genotypes`` or prefix (or an array/DataFrame with ``snp_info``).
-    regions : DataFrame with columns ``chr``, ``start``, ``end`` (base pairs, inclusive)
-        and optionally ``name``.
-    window, step : instead of ``regions``, fixed windows of ``window`` bp every ``step``
-        bp (default ``window``) along each chromosome.
-    kernel : one kernel or a list (default ``NTK(depth=2)``).
-    background : optional null-model kernel (e.g. ``GRM()``) built from all of ``genotypes``.
-    pvalue : ``"davies"``, ``"saddlepoint"`` or ``"liu"`` (see :func:`ntkmixed.kernel_test`).
-    snp_info : chromosome and position per SNP column, for arrays and DataFrames.
-    min_snps : regions with fewer polymorphic SNPs get NaN and a note.
-    null_method, engine : estimator and engine of the background null model.
-    progress : progress bar over regions (default: only on a terminal).
+    formula : str
+        ``"y ~ sex + age"``: response and covariates, as :func:`ntkmixed.fit`.
+    data : pandas.DataFrame
+        One row per person, indexed by sample ID.
+    genotypes : Genotypes, str, numpy.ndarray or pandas.DataFrame
+        PLINK ``Genotypes`` or prefix (or an array/DataFrame with ``snp_info``).
+    regions : pandas.DataFrame, optional
+        Columns ``chr``, ``start``, ``end`` (base pairs, inclusive) and optionally ``name``.
+    window : int, optional
+        Instead of ``regions``: fixed windows of ``window`` bp along each chromosome.
+    step : int, optional
+        Distance between window starts (default ``window``).
+    kernel : Kernel or list of Kernel, optional
+        Default ``NTK(depth=2)``.
+    background : Kernel, optional
+        Null-model kernel (e.g. ``GRM()``) built from all of ``genotypes``.
+    pvalue : {"davies", "saddlepoint", "liu"}
+        See :func:`ntkmixed.kernel_test`.
+    snp_info : pandas.DataFrame, optional
+        Chromosome and position per SNP column, for arrays and DataFrames.
+    min_snps : int, default 2
+        Regions with fewer polymorphic SNPs get NaN and a note.
+    null_method : str, default "reml"
+        Estimator of the background null model.
+    engine : str, default "auto"
+        Engine of the background null model.
+    progress : bool, optional
+        Progress bar over regions (default: only on a terminal).
 
     Returns
     -------

@@ -12,6 +12,7 @@ from .normalize import Normalization
 from .ntk import NTK
 from .nystrom import Nystrom
 from .precomputed import Precomputed, PrecomputedFactor
+from .random_features import RandomFeatures
 
 __all__ = ["Kernel", "Samples", "GRM", "Precomputed", "PrecomputedFactor", "Normalization", "NTK", "NNGP", "Polynomial",
-           "Gaussian", "Nystrom", "KernelDiagnostics", "diagnose", "sample_variance_factor"]
+           "Gaussian", "Nystrom", "RandomFeatures", "KernelDiagnostics", "diagnose", "sample_variance_factor"]

@@ -84,10 +84,12 @@ def _design(data, G):
     return d["y"].to_numpy(), X, G[complete]
 
 
+@pytest.mark.parametrize("engine", ["dense", "lowrank"])
 @pytest.mark.parametrize("test", ["wald", "lrt", "score"])
-def test_exact_tests_equal_brute_force_gls(test):
+def test_exact_tests_equal_brute_force_gls(test, engine):
     data, G, info = _data()
-    res = gwas("y ~ sex + age", data, G, loco=False, test=test, snp_info=info, block_size=7)
+    res = gwas("y ~ sex + age", data, G, loco=False, test=test, snp_info=info, block_size=7, engine=engine)
+    assert res.null_models.loc["all", "engine"] == engine
     y, X, Gd = _design(data, G)
     null = res.null_models.loc["all"]
     V = null["sigma2_g"] * _grm(Gd) + null["sigma2_e"] * np.eye(len(y))

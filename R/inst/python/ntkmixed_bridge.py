@@ -240,3 +240,51 @@ class HeldOutFolds:
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return len(self.tests)
+
+
+# --- association tests ------------------------------------------------------------------
+
+
+def gwas_payload(results: Any) -> dict:
+    """A :class:`ntkmixed.GWASResults` as plain values: the per-SNP table in input order,
+    the null model of each LOCO chromosome (row names: chromosome, or "all") and the facts."""
+    return {
+        "table": plain(results.table),
+        "null_models": plain(results.null_models),
+        "lambda_gc": plain_scalar(results.lambda_gc),
+        "test": results.test,
+        "test_description": results.test_description,
+        "loco": bool(results.loco),
+        "null_method": results.null_method,
+        "kernel": results.kernel,
+        "n": int(results.n),
+        "n_tested": int(results.n_tested),
+        "summary": str(results.summary()),
+    }
+
+
+def kernel_test_payload(results: Any) -> dict:
+    """A :class:`ntkmixed.KernelTestResults`: one row per kernel (the kernel's label in
+    column ``kernel``), the combined p (ACAT over kernels, or the one kernel's) and the
+    null model's facts."""
+    return {
+        "table": plain(results.table.reset_index()),
+        "p": plain_scalar(results.p),
+        "log10_p": plain_scalar(results.log10_p),
+        "null": plain(results.null),
+        "n": int(results.n),
+        "n_snps": int(results.n_snps),
+        "summary": str(results.summary()),
+    }
+
+
+def region_scan_payload(results: Any) -> dict:
+    """A :class:`ntkmixed.RegionScanResults`: one row per region, in the order given."""
+    return {
+        "table": plain(results.table),
+        "kernels": [str(k) for k in results.kernels],
+        "null": plain(results.null),
+        "n": int(results.n),
+        "pvalue": results.pvalue,
+        "summary": str(results.summary()),
+    }
