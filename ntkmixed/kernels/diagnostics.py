@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.linalg import eigh_tridiagonal
 
-from ..estimation.operators import KernelOperator, as_operator
+from ..estimation.operators import FactorOperator, KernelOperator, as_operator
 from ..exceptions import NtkmixedError
 
 _LANCZOS_STEPS = 100
@@ -157,9 +157,17 @@ def kernel_diagnostics(operator: KernelOperator) -> KernelDiagnostics:
     )
 
 
+def _streams_its_factor(operator: KernelOperator) -> bool:
+    """A factor produced block by block on demand (genotypes streamed by the matrix-free
+    engine): asking for F or K would form what that engine exists to avoid."""
+    return not isinstance(operator, FactorOperator) and operator.factor_width() is not None
+
+
 def _held_in_memory(operator: KernelOperator) -> bool:
     """Whether the operator holds its n×n matrix now (a Gram operator not yet formed —
     an engine that avoids n×n arrays, say — would have to build it)."""
+    if _streams_its_factor(operator):
+        return False
     return operator.has_dense and getattr(operator, "is_formed", True)
 
 
@@ -170,7 +178,7 @@ def _centred_frobenius_squared(operator: KernelOperator, mean_entry: float) -> f
     with a block of them (on K_c itself: the expansion would cancel catastrophically for
     a nearly constant K)."""
     n = operator.n
-    factor = operator.factor()
+    factor = operator.factor() if isinstance(operator, FactorOperator) else None
     if factor is not None and factor.shape[1] < n:  # a factor first: it never forms K
         centred = factor - factor.mean(axis=0)
         gram = centred.T @ centred
@@ -195,9 +203,11 @@ def _smallest_centred_eigenvalue(operator: KernelOperator, centred_trace: float)
         return centred_trace, "exact"  # 1⊥ is one direction, carrying the whole centred trace
     if operator.has_spectrum:
         return _compressed_minimum(*operator.spectrum()), "exact (secular equation)"
-    factor = operator.factor()
-    if factor is not None and factor.shape[1] < n - 1:
-        return 0.0, f"exact (rank <= {factor.shape[1]} < n - 1)"
+    width = operator.factor_width()
+    if width is not None and width < n - 1:
+        return 0.0, f"exact (rank <= {width} < n - 1)"
+    if _streams_its_factor(operator):
+        return float("nan"), "not computed (a streamed factor with n - 1 or more columns; each product is a pass)"
     # 1 is an eigenvector of K_c with eigenvalue 0; adding shift·11ᵀ/n moves it to the top
     # of the spectrum, so the smallest eigenvalue left belongs to 1⊥
     shift = max(centred_trace, 1.0)
