@@ -154,9 +154,12 @@ class ProfiledREML:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "ProfiledREML | None":
         if "profile_s" not in arrays:
             return None
+        def scalar(name: str) -> float:  # archives may hold a scalar as a 1-element array
+            return np.asarray(arrays[name]).reshape(-1)[0].item()
+
         complement = None
         if "profile_c_dimension" in arrays:
-            complement = Complement(int(arrays["profile_c_dimension"]), float(arrays["profile_c_yy"]),
+            complement = Complement(int(scalar("profile_c_dimension")), float(scalar("profile_c_yy")),
                                     arrays["profile_c_Xy"], arrays["profile_c_XX"])
         return cls(arrays["profile_s"], arrays["profile_y_rot"], arrays["profile_X_rot"],
-                   float(arrays["profile_logdet_xtx"]), complement)
+                   float(scalar("profile_logdet_xtx")), complement)

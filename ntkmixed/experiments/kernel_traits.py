@@ -20,7 +20,19 @@ from ..kernels.diagnostics import sample_variance_factor
 @dataclass(frozen=True)
 class KernelTraits:
     """``n_traits`` traits by sample ID (columns ``trait1``, …) with their genetic values and
-    the variance components that generated them."""
+    the variance components that generated them.
+
+    Parameters
+    ----------
+    y, genetic_value : pandas.DataFrame
+        Traits and their genetic values, people × traits.
+    h2 : float
+        The target sample-variance heritability.
+    sigma2_g, sigma2_e : float
+        The variance components used.
+    sample_variance_factor : float
+        D of the kernel.
+    """
 
     y: pd.DataFrame
     genetic_value: pd.DataFrame
@@ -38,9 +50,28 @@ class KernelTraits:
 
 
 def from_kernel(K, h2: float = 0.5, n_traits: int = 1, seed: int | None = None, ids=None) -> KernelTraits:
-    """Draw traits y = g + e from the model with kernel ``K`` (n×n PSD array) at sample-variance
-    heritability ``h2``: σ²_g = h2 / D, σ²_e = 1 − h2. g = U diag(√s) z with K = U diag(s) Uᵀ
-    (negative round-off eigenvalues set to 0), everything from one seeded generator."""
+    """Draw traits y = g + e from the model with kernel ``K`` at sample-variance heritability
+    ``h2``: σ²_g = h2 / D, σ²_e = 1 − h2, g = U diag(√(σ²_g s)) z with K = U diag(s) Uᵀ
+    (negative round-off eigenvalues set to 0), everything from one seeded generator.
+
+    Parameters
+    ----------
+    K : array_like
+        n×n positive semi-definite kernel matrix (n ≥ 2).
+    h2 : float
+        Target sample-variance heritability in [0, 1].
+    n_traits : int
+        Independent traits to draw (one eigendecomposition serves them all).
+    seed : int or sequence of int, optional
+        Seed of the ``numpy.random.Generator``.
+    ids : sequence, optional
+        Sample IDs of the rows of ``K`` (default ``"id1"``, ``"id2"``, …).
+
+    Returns
+    -------
+    KernelTraits
+        The traits, their genetic values, σ²_g, σ²_e and D.
+    """
     where = "simulate.from_kernel"
     matrix = np.asarray(K, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 2:

@@ -19,7 +19,9 @@ The smallest eigenvalue is exact wherever that is cheap next to the fit itself: 
 secular equation on the kernel's cached eigendecomposition (one-kernel fits), from the
 rank of a factor with fewer than n − 1 columns (it is 0), or from ``eigvalsh`` of the
 centred matrix (kernels held as n×n matrices); for an operator that offers only products
-it comes from Lanczos iterations; ``nugget_method`` says which.
+it comes from Lanczos iterations; for a kernel evaluated on the fly (which an engine
+chose not to hold) it is not computed, since each product is a pass over all n² entries.
+``nugget_method`` says which.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.linalg import eigh_tridiagonal
 
-from ..estimation.operators import KernelOperator, as_operator
+from ..estimation.operators import FactorOperator, KernelOperator, as_operator
 from ..exceptions import NtkmixedError
 
 _LANCZOS_STEPS = 100
@@ -140,8 +142,7 @@ def kernel_diagnostics(operator: KernelOperator) -> KernelDiagnostics:
     trace = float(np.sum(diagonal))
     mean_entry = operator.mean_entry()
     centred_trace = trace - n * mean_entry
-    row_sums = operator.matmul(np.ones(n))
-    centred_frobenius = _centred_frobenius_squared(operator, row_sums, mean_entry)
+    centred_frobenius = _centred_frobenius_squared(operator, mean_entry)
     smallest, method = _smallest_centred_eigenvalue(operator, centred_trace)
     mean_diagonal = trace / n
     return KernelDiagnostics(
@@ -156,24 +157,39 @@ def kernel_diagnostics(operator: KernelOperator) -> KernelDiagnostics:
     )
 
 
-def _centred_frobenius_squared(operator: KernelOperator, row_sums: np.ndarray, mean_entry: float) -> float:
-    """‖K_c‖²_F = ‖K‖²_F − 2‖K1‖²/n + (1ᵀK1/n)²: exact from a dense matrix or a factor
-    (‖FᵀF‖²_F) when one is held; otherwise Hutchinson's estimate E‖K_c z‖² over seeded Rademacher probes
-    (on K_c itself: the expansion would cancel catastrophically for a nearly constant K)."""
+def _streams_its_factor(operator: KernelOperator) -> bool:
+    """A factor produced block by block on demand (genotypes streamed by the matrix-free
+    engine): asking for F or K would form what that engine exists to avoid."""
+    return not isinstance(operator, FactorOperator) and operator.factor_width() is not None
+
+
+def _held_in_memory(operator: KernelOperator) -> bool:
+    """Whether the operator holds its n×n matrix now (a Gram operator not yet formed —
+    an engine that avoids n×n arrays, say — would have to build it)."""
+    if _streams_its_factor(operator):
+        return False
+    return operator.has_dense and getattr(operator, "is_formed", True)
+
+
+def _centred_frobenius_squared(operator: KernelOperator, mean_entry: float) -> float:
+    """‖K_c‖²_F: exact from a factor with fewer than n columns (‖F_cᵀF_c‖²_F, F_c the
+    column-centred factor) or a matrix in memory (‖K‖²_F − 2‖K1‖²/n + (1ᵀK1/n)²);
+    otherwise Hutchinson's estimate E‖K_c z‖² over seeded Rademacher probes, one product
+    with a block of them (on K_c itself: the expansion would cancel catastrophically for
+    a nearly constant K)."""
     n = operator.n
-    if operator.is_formed:
-        matrix = operator.dense()
-        frobenius = float(np.einsum("ij,ij->", matrix, matrix))
-    elif operator.factor() is not None:
-        factor = operator.factor()
+    factor = operator.factor() if isinstance(operator, FactorOperator) else None
+    if factor is not None and factor.shape[1] < n:  # a factor first: it never forms K
         centred = factor - factor.mean(axis=0)
         gram = centred.T @ centred
         return float(np.einsum("ij,ij->", gram, gram))
-    else:
+    if not _held_in_memory(operator):
         probes = np.random.default_rng(0).choice([-1.0, 1.0], size=(n, _FROBENIUS_PROBES))
         products = _centre(operator.matmul(_centre(probes)))
         return float(np.mean(np.sum(products**2, axis=0)))
-    return frobenius - 2.0 * float(row_sums @ row_sums) / n + (n * mean_entry) ** 2
+    matrix = operator.dense()
+    row_sums = matrix.sum(axis=1)
+    return float(np.einsum("ij,ij->", matrix, matrix)) - 2.0 * float(row_sums @ row_sums) / n + (n * mean_entry) ** 2
 
 
 def _centre(v: np.ndarray) -> np.ndarray:
@@ -187,16 +203,20 @@ def _smallest_centred_eigenvalue(operator: KernelOperator, centred_trace: float)
         return centred_trace, "exact"  # 1⊥ is one direction, carrying the whole centred trace
     if operator.has_spectrum:
         return _compressed_minimum(*operator.spectrum()), "exact (secular equation)"
-    factor = operator.factor()
-    if factor is not None and factor.shape[1] < n - 1:
-        return 0.0, f"exact (rank <= {factor.shape[1]} < n - 1)"
+    width = operator.factor_width()
+    if width is not None and width < n - 1:
+        return 0.0, f"exact (rank <= {width} < n - 1)"
+    if _streams_its_factor(operator):
+        return float("nan"), "not computed (a streamed factor with n - 1 or more columns; each product is a pass)"
     # 1 is an eigenvector of K_c with eigenvalue 0; adding shift·11ᵀ/n moves it to the top
     # of the spectrum, so the smallest eigenvalue left belongs to 1⊥
     shift = max(centred_trace, 1.0)
-    if operator.is_formed:
+    if _held_in_memory(operator):
         matrix = operator.dense()
         centred = matrix - matrix.mean(axis=0) - matrix.mean(axis=1)[:, None] + matrix.mean() + shift / n
         return float(np.linalg.eigvalsh(centred)[0]), "exact"
+    if operator.has_dense:  # a Gram operator an engine chose not to form: products are passes over K
+        return float("nan"), "not computed (the kernel is not held in memory; Lanczos would need ~100 passes over it)"
     return _lanczos_minimum(operator, shift)
 
 

@@ -133,3 +133,20 @@ def test_gower_centred_kernel_has_sample_variance_factor_one():
 def test_bad_input_is_named(bad, message):
     with pytest.raises(NtkmixedError, match=message):
         nm.kernels.diagnose(bad)
+
+
+def test_a_streamed_factor_is_never_formed():
+    """The matrix-free engine's genotype factor is produced block by block; diagnostics
+    use its width and products only."""
+    from ntkmixed.estimation.block_factor import BlockFactorOperator
+
+    rng = np.random.default_rng(2)
+    F = rng.normal(size=(40, 12)) / np.sqrt(12)
+    operator = BlockFactorOperator(40, 12, lambda a, b: F[:, a:b], lambda m: [(0, 6), (6, 12)],
+                                   np.einsum("ij,ij->i", F, F))
+    d = nm.kernels.diagnose(operator)
+    assert operator._materialised is None  # F was never formed
+    expected = _brute_force(F @ F.T)
+    assert d.nugget_share == 0.0 and d.nugget_method.startswith("exact (rank")
+    _check(d, {k: v for k, v in expected.items() if k not in ("effective_rank", "nugget_share")})
+    assert d.effective_rank == pytest.approx(expected["effective_rank"], rel=0.15)

@@ -53,9 +53,16 @@ def _brute_force_shares(theta, cov, factors):
     return shares(theta), np.sqrt(np.einsum("ij,jk,ik->i", jacobian, cov, jacobian))
 
 
-def _suitable(engine, kernels):
-    from ntkmixed.estimation.operators import DenseOperator
-    return ENGINES[engine].unsuitable([DenseOperator(np.eye(2)) for _ in kernels], 2) is None
+def _factors(G, seed=0):
+    """Two kernel factors of rank 50 + 31 < n: a GRM's and one far from centred (a column
+    of ones adds a constant ≈ 0.4, as an NTK's mean entry)."""
+    Z = (G - G.mean(0)) / G.std(0)
+    rng = np.random.default_rng(seed)
+    B = np.tanh(Z @ rng.normal(size=(Z.shape[1], 30)) / np.sqrt(Z.shape[1]))
+    grm = Z / np.sqrt(np.mean(np.sum(Z**2, axis=1)))
+    other = np.column_stack([B, np.full(len(Z), np.sqrt(0.4 * np.mean(np.sum(B**2, axis=1)) / 0.6))])
+    other /= np.sqrt(np.mean(np.sum(other**2, axis=1)))
+    return [grm, other]
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
@@ -63,40 +70,36 @@ def _suitable(engine, kernels):
 @pytest.mark.parametrize("method", ["minque0", "reml"])
 def test_sample_variance_h2_and_se_equal_dense_formulas(engine, n_kernels, method):
     data, G = simulate_lmm(n=100, p=50, seed=1)
-    matrices = [_grm(G.to_numpy()), _second_kernel(data, G.to_numpy())][:n_kernels]
-    kernels = [nm.Precomputed(K, ids=data.index, name=f"K{i}") for i, K in enumerate(matrices)]
-    if not _suitable(engine, kernels):
-        pytest.skip(f"engine {engine!r} does not take dense kernels")
+    factors_ = _factors(G.to_numpy())[:n_kernels]
+    matrices = [F @ F.T for F in factors_]
+    if engine == "lowrank":  # a kernel known through its factor: no n×n matrix
+        kernels = [nm.Precomputed.from_factor(F, ids=data.index, name=f"K{i}") for i, F in enumerate(factors_)]
+    else:
+        kernels = [nm.Precomputed(K, ids=data.index, name=f"K{i}") for i, K in enumerate(matrices)]
+    if engine == "hodlr" and method == "minque0":
+        pytest.skip("the HODLR engine works through V and cannot evaluate MINQUE0's weights (σ²_g = 0)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             res = nm.fit("y ~ sex + age", data, kernel=kernels, method=method, engine=engine)
-        except nm.NtkmixedError as exc:  # e.g. HODLR offers no MINQUE0 (it needs V at σ²_g = 0)
-            if repr(engine) not in str(exc) and engine not in str(exc):
-                raise
-            pytest.skip(f"engine {engine!r} does not offer {method}: {exc}")
+        except NtkmixedError as error:
+            if f"The {engine!r} engine of fit cannot fit these kernels" in str(error):
+                pytest.skip(str(error))
+            raise
         kernel_res = nm.fit("y ~ sex + age", data, kernel=kernels, method=method, engine=engine, h2_definition="kernel")
+    assert res.engine == engine
     theta = res.variance_components["estimate"].to_numpy()
     cov = res.variance_components_cov.to_numpy()
-    if not np.isfinite(cov).all():
-        # matrix-free MINQUE0 takes its SEs from a jackknife over SNP blocks, which
-        # precomputed kernels do not have: the h² SE must then be missing, not invented
-        assert np.isnan(res.h2_se) and np.isnan(res.heritability["se"]).all()
-        cov = np.zeros_like(cov)
     factors = np.array([_factor(K) for K in matrices])
     np.testing.assert_allclose(res.sample_variance_factors.to_numpy(), factors, rtol=1e-12)
     expected, se = _brute_force_shares(theta, cov, factors)
     np.testing.assert_allclose(res.heritability["estimate"].to_numpy(), expected[:-1], rtol=1e-10)
-    if np.isfinite(res.h2_se):
-        np.testing.assert_allclose(res.heritability["se"].to_numpy(), se[:-1], rtol=1e-6)
-        assert res.h2_se == pytest.approx(se[-1], rel=1e-6)
-    assert res.h2 == pytest.approx(expected[-1], rel=1e-10)
+    np.testing.assert_allclose(res.heritability["se"].to_numpy(), se[:-1], rtol=1e-6)
+    assert (res.h2, res.h2_se) == (pytest.approx(expected[-1], rel=1e-10), pytest.approx(se[-1], rel=1e-6))
     # the kernel definition: every D set to 1, same θ̂
     expected, se = _brute_force_shares(theta, cov, np.ones(n_kernels))
     assert kernel_res.h2_definition == "kernel" and res.h2_definition == "sample-variance"
-    assert kernel_res.h2 == pytest.approx(expected[-1], rel=1e-8)
-    if np.isfinite(kernel_res.h2_se):
-        assert kernel_res.h2_se == pytest.approx(se[-1], rel=1e-6)
+    assert (kernel_res.h2, kernel_res.h2_se) == (pytest.approx(expected[-1], rel=1e-8), pytest.approx(se[-1], rel=1e-6))
     np.testing.assert_allclose(kernel_res.heritability["estimate"].to_numpy(), expected[:-1], rtol=1e-8)
 
 
@@ -239,3 +242,26 @@ def test_models_saved_before_sample_variance_h2_load_with_the_kernel_definition(
     with pytest.raises(NtkmixedError, match="saved before ntkmixed recorded kernel diagnostics"):
         old.kernel_diagnostics
     assert "h² definition:       kernel" in str(old.summary())
+
+
+def test_the_low_rank_engine_gives_the_dense_engines_profile_interval():
+    data, G = simulate_lmm(n=100, p=50, seed=7)
+    F = _factors(G.to_numpy())[1]
+    low = nm.fit("y ~ age", data, kernel=nm.Precomputed.from_factor(F, ids=data.index), method="reml", engine="lowrank")
+    dense = nm.fit("y ~ age", data, kernel=nm.Precomputed(F @ F.T, ids=data.index), method="reml", engine="dense")
+    assert low.engine == "lowrank" and low.heritability_basis.profile is not None
+    for level in (0.8, 0.95):
+        a, b = low.conf_int_h2(level), dense.conf_int_h2(level)
+        assert (a["method"] == "profile").all()
+        np.testing.assert_allclose(a[["estimate", "lower", "upper"]], b[["estimate", "lower", "upper"]], atol=1e-7)
+
+
+def test_engines_without_a_detached_profile_fall_back_to_wald_and_say_why():
+    data, G = simulate_lmm(n=100, p=50, seed=7)
+    K = _grm(G.to_numpy()) + 0.1 * np.eye(100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = nm.fit("y ~ age", data, kernel=nm.Precomputed(K, ids=data.index), method="reml", engine="hodlr")
+    assert res.conf_int_h2()["method"].iloc[0] == "wald"
+    with pytest.raises(NtkmixedError, match="'hodlr' engine offers no profiled likelihood"):
+        res.conf_int_h2(method="profile")
