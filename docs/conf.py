@@ -59,6 +59,7 @@ extensions = [
     "sphinx_copybutton",
     "myst_parser",
     "vignettes",
+    "mathjax_local",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples/README.rst", "auto_examples/*.ipynb", "auto_examples/*.py",

@@ -32,6 +32,7 @@ _EXPORTS = {
     "Polynomial": "kernels",
     "Gaussian": "kernels",
     "Nystrom": "kernels",
+    "RandomFeatures": "kernels",
     "HODLR": "estimation.engines",
     "krr": "models",
     "KRRResults": "models",

@@ -901,6 +901,32 @@ bad("compare", "-9 in the genotypes", ("'genotypes'", "[0, 2]", "-9"))(
     lambda w: nm.compare(with_cell(w.G, 0, "rs0", -9.0), w.data["y"], methods=["gblup"], n_splits=1))
 
 
+# --- association tests ----------------------------------------------------------------------------------------------------------------
+def _snp_info(w):
+    return pd.DataFrame({"chr": ["1"] * (P // 2) + ["2"] * (P - P // 2), "bp": np.arange(P) * 1000 + 1}, index=w.G.columns)
+
+
+bad("association", "gwas: -9 in the genotypes", ("'genotypes'", "[0, 2]", "-9", "s03"))(
+    lambda w: nm.gwas("y ~ sex", w.data, with_cell(w.G, 3, "rs20", -9.0), snp_info=_snp_info(w)))
+bad("association", "gwas: loco as text", ("'loco'", "'yes'"))(
+    lambda w: nm.gwas("y ~ sex", w.data, w.G, snp_info=_snp_info(w), loco="yes"))
+bad("association", "gwas: unknown test", ("'test'", "'t'"))(lambda w: nm.gwas("y ~ sex", w.data, w.G, test="t"))
+bad("association", "gwas: seed negative", ("'seed'", "-1"))(lambda w: nm.gwas("y ~ sex", w.data, w.G, seed=-1))
+bad("association", "gwas: progress as text", ("'progress'", "'x'"))(
+    lambda w: nm.gwas("y ~ sex", w.data, w.G, snp_info=_snp_info(w), engine="dense", progress="x"))
+bad("association", "gwas: inf in the response", ("response", "'y'", "infinite"))(
+    lambda w: nm.gwas("y ~ sex", with_cell(w.data, 1, "y", np.inf), w.G, snp_info=_snp_info(w)))
+bad("association", "gwas: genotype IDs int, data IDs str", ("sample ID", "int", "str"))(
+    lambda w: nm.gwas("y ~ sex", w.data.set_axis([str(i) for i in range(N)]), w.G.set_axis(pd.Index(range(N))),
+                      snp_info=_snp_info(w)))
+bad("association", "kernel_test: unknown p-value method", ("'pvalue'", "'exact'"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, w.G, pvalue="exact"))
+bad("association", "kernel_test: inf in the genotypes", ("'genotypes'", "inf"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, with_cell(w.G, 2, "rs4", np.inf)))
+bad("association", "kernel_test: progress as text", ("'progress'", "'x'"))(
+    lambda w: nm.kernel_test("y ~ sex", w.data, w.G, progress="x"))
+
+
 # --- the command line ----------------------------------------------------------------------------------------------------------------------------
 def _fit_cli(w, out, pheno=None, covar=None, *extra, out_dir=None):
     cli(w, "fit", *w.cli_fit_args(out, pheno, covar), *extra, out_dir=out_dir)

@@ -38,6 +38,13 @@
 #'   which can be negative.
 #' @param tol Convergence tolerance of the iterative methods.
 #' @param max_iter Maximum number of iterations.
+#' @param h2_definition What \code{h2()} reports: \code{"sample-variance"}
+#'   (default), \eqn{h^2_k = \sigma^2_k D_k / (\sum_j \sigma^2_j D_j +
+#'   \sigma^2_e)} with \eqn{D_k = (tr K_k - 1'K_k 1/n)/(n - 1)}, the share of
+#'   the expected sample variance (the part of a kernel that is constant over
+#'   people, which the intercept absorbs, does not count), or \code{"kernel"},
+#'   \eqn{\sigma^2_k / (\sum_j \sigma^2_j + \sigma^2_e)} on the kernel as
+#'   given (the NTK paper's and GCTA's formula).
 #' @param progress Progress bars while kernels are built: \code{NULL} (only on
 #'   a terminal), \code{TRUE} or \code{FALSE}.
 #' @param ... Further arguments of the Python \code{ntkmixed.fit}, by name.
@@ -55,7 +62,8 @@
 #' h2(m)
 #' @export
 fit <- function(formula, data, genotypes = NULL, kernel = GRM(), method = "minque1",
-                constrain = TRUE, tol = 1e-8, max_iter = 200L, progress = NULL, ...) {
+                constrain = TRUE, tol = 1e-8, max_iter = 200L, progress = NULL,
+                h2_definition = "sample-variance", ...) {
   call <- sys.call()
   where <- "fit"
   formula_text <- formula_to_text(formula, data, where)
@@ -66,6 +74,7 @@ fit <- function(formula, data, genotypes = NULL, kernel = GRM(), method = "minqu
     tol = as_number(tol, "tol", where),
     max_iter = as_count(max_iter, "max_iter", where),
     progress = as_flag(progress, "progress", where, allow_null = TRUE),
+    h2_definition = as_string(h2_definition, "h2_definition", where),
     ...
   ))
   if (length(extra) && (is.null(names(extra)) || any(!nzchar(names(extra))))) {
@@ -112,7 +121,7 @@ lmm_attributes <- c(
   "variance_components", "variance_components_cov", "boundary", "h2", "h2_se",
   "heritability", "blup", "blup_components", "blup_pev", "fitted", "resid", "loglik",
   "nobs", "n_dropped", "dropped", "method", "constrain", "converged", "iterations",
-  "implied_lambda"
+  "implied_lambda", "h2_definition", "sample_variance_factors", "kernel_diagnostics", "conf_int_h2"
 )
 
 new_lmm_fit <- function(results, call, formula, kernels) {

@@ -205,7 +205,9 @@ kernel_list <- function(kernel) {
 kernel_to_py <- function(kernel) {
   kernels <- kernel_list(kernel)
   specs <- lapply(kernels, function(k) list(type = k$type, args = kernel_py_args(k)))
-  if (inherits(kernel, "ntkmixed_kernel")) bridge()$make_kernel(specs[[1]]) else bridge()$make_kernel(specs)
+  # through py_run, so that a kernel refused by Python is an ntkmixed_error like any other
+  spec <- if (inherits(kernel, "ntkmixed_kernel")) specs[[1]] else specs
+  py_run(bridge()$make_kernel, spec)
 }
 
 kernel_py_args <- function(kernel) {

@@ -8,7 +8,9 @@
 #' (genetic) effects per sample ID, with their prediction-error variances in
 #' the attribute \code{"postVar"}, \code{VarCorr} the variance components,
 #' \code{vcov} the covariance of the fixed effects, \code{confint} Wald
-#' intervals, \code{logLik} the (REML) log-likelihood, and \code{h2} the
+#' intervals for fixed effects and, with \code{parm = "h2"}, the
+#' profile-likelihood (or Wald) interval for the heritability,
+#' \code{logLik} the (REML) log-likelihood, and \code{h2} the
 #' heritability with its delta-method standard error. \code{fixef},
 #' \code{ranef} and \code{VarCorr} are the generics of nlme (re-exported), so
 #' loading lme4 or nlme next to ntkmixed masks nothing.
@@ -39,7 +41,7 @@ print.ntkmixed_fit <- function(x, digits = max(3L, getOption("digits") - 3L), ..
   cat(sprintf("Observations: %d%s\n", as.integer(x$nobs), dropped_note(x)))
   cat("\nVariance components:\n")
   print(VarCorr(x), digits = digits)
-  cat("\nHeritability:\n")
+  cat(sprintf("\nHeritability (%s definition):\n", attr(format_h2(x), "definition")))
   print(format_h2(x), digits = digits)
   cat("\nFixed effects:\n")
   print(x$params, digits = digits)
@@ -98,7 +100,7 @@ print.summary.ntkmixed_fit <- function(x, digits = max(3L, getOption("digits") -
               attr(x$logLik, "df")))
   cat("\nVariance components:\n")
   print(x$varcor, digits = digits)
-  cat("\nHeritability (h2_k = sigma2_k / (sum_j sigma2_j + sigma2_e)), delta-method SE:\n")
+  cat(sprintf("\nHeritability (%s definition), delta-method SE:\n", attr(x$heritability, "definition")))
   print(x$heritability, digits = digits)
   cat("\nFixed effects:\n")
   stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
@@ -174,19 +176,49 @@ print.VarCorr.ntkmixed_fit <- function(x, digits = max(3L, getOption("digits") -
 vcov.ntkmixed_fit <- function(object, ...) object$vcov
 
 #' @rdname ntkmixed_fit-methods
-#' @param parm Names or positions of the fixed effects (default: all).
+#' @param parm Names or positions of the fixed effects (default: all), or
+#'   \code{"h2"} for the heritability: the REML profile-likelihood interval
+#'   (lme4's \code{confint(profile(m))}; boundary-aware, within [0, 1]) for a
+#'   one-kernel fit, Wald intervals per kernel and in total otherwise.
 #' @param level Confidence level.
+#' @param method For \code{parm = "h2"}: \code{"profile"} or \code{"wald"}
+#'   (default: profile where available). Levels other than 0.95 and a chosen
+#'   method need the Python object of the fit.
 #' @export
-confint.ntkmixed_fit <- function(object, parm, level = 0.95, ...) {
+confint.ntkmixed_fit <- function(object, parm, level = 0.95, method = NULL, ...) {
   estimate <- object$params
   se <- object$bse[names(estimate)]
+  tail <- (1 - level) / 2
+  labels <- paste(format(100 * c(tail, 1 - tail), trim = TRUE, scientific = FALSE, digits = 3), "%")
+  if (!missing(parm) && is.character(parm) && "h2" %in% parm) {
+    if (length(parm) > 1L) stop("confint: ask for parm = \"h2\" on its own.", call. = FALSE)
+    return(h2_interval(object, level, method, labels))
+  }
   if (missing(parm)) parm <- names(estimate)
   if (is.numeric(parm)) parm <- names(estimate)[parm]
-  tail <- (1 - level) / 2
   quantile <- stats::qnorm(1 - tail)
   out <- cbind(estimate[parm] - quantile * se[parm], estimate[parm] + quantile * se[parm])
-  dimnames(out) <- list(parm, paste(format(100 * c(tail, 1 - tail), trim = TRUE, scientific = FALSE,
-                                           digits = 3), "%"))
+  dimnames(out) <- list(parm, labels)
+  out
+}
+
+# The interval for h2: the one computed at fit time (95%, default method) from the R copy,
+# others from the Python object.
+h2_interval <- function(object, level, method, labels) {
+  stored <- object$conf_int_h2
+  if (isTRUE(all.equal(level, 0.95)) && is.null(method) && is.data.frame(stored)) {
+    table <- stored
+  } else {
+    python <- live_python(object, "confint(parm = \"h2\", level, method)")
+    level <- as_number(level, "level", "confint")
+    if (!is.null(method)) method <- as_string(method, "method", "confint")
+    value <- py_method(python, "conf_int_h2", level = level, method = method, where = quote(confint()))
+    table <- from_py(bridge()$plain(value))
+  }
+  out <- as.matrix(table[, c("lower", "upper")])
+  dimnames(out) <- list(rownames(table), labels)
+  attr(out, "method") <- unique(table$method)
+  attr(out, "definition") <- object$h2_definition
   out
 }
 
@@ -222,11 +254,17 @@ formula.ntkmixed_fit <- function(x, ...) x$formula
 
 #' Heritability
 #'
-#' The share of phenotypic variance explained by each kernel component,
-#' \eqn{h^2_k = \sigma^2_k / (\sum_j \sigma^2_j + \sigma^2_e)}, and in total,
-#' with standard errors by the delta method. It is a share of phenotypic
-#' variance when the kernels have mean diagonal 1 (the default
-#' \code{normalize = "mean-diag"}).
+#' The share of phenotypic variance explained by each kernel component and in
+#' total, with standard errors by the delta method. By default (\code{fit(...,
+#' h2_definition = "sample-variance")}) it is the share of the expected sample
+#' variance, \eqn{h^2_k = \sigma^2_k D_k / (\sum_j \sigma^2_j D_j +
+#' \sigma^2_e)} with \eqn{D_k = (tr K_k - 1'K_k 1/n)/(n - 1)}: the part of a
+#' kernel that is constant over people (large for NTK and NNGP kernels),
+#' which the intercept absorbs, is not counted as genetic. With
+#' \code{h2_definition = "kernel"} it is \eqn{\sigma^2_k / (\sum_j
+#' \sigma^2_j + \sigma^2_e)}. The definition is the attribute
+#' \code{"definition"}, the factors \eqn{D_k} the attribute \code{"D"};
+#' \code{confint(fit, parm = "h2")} gives an interval.
 #'
 #' @param object A fit from \code{\link{fit}}.
 #' @param ... Unused.
@@ -247,6 +285,8 @@ h2.ntkmixed_fit <- function(object, ...) {
   if (nrow(table) > 1L) {
     table <- rbind(table, data.frame(estimate = object$h2, se = object$h2_se, row.names = "total"))
   }
+  attr(table, "definition") <- if (is.null(object$h2_definition)) "kernel" else object$h2_definition
+  attr(table, "D") <- object$sample_variance_factors
   table
 }
 

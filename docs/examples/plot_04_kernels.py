@@ -4,7 +4,7 @@ Kernels and their normalisation
 
 What the kernels look like on the example genotypes: the GRM is centred, the NTK and NNGP
 kernels of a ReLU network are not — their constant part is absorbed by the intercept,
-which matters when reading :math:`h^2` as a share of variance.
+which matters when reading h² as a share of variance.
 """
 
 import matplotlib.pyplot as plt
@@ -27,7 +27,7 @@ for name, kernel in kernels.items():
 
 # %%
 # After mean-diagonal normalisation every kernel has mean diagonal 1; the mean entry and
-# :math:`D = \mathrm{mean}(\mathrm{diag}\,K) - \mathrm{mean}(K)` differ:
+# D = mean(diag K) − mean(K) differ:
 pd.DataFrame({
     name: {"mean diagonal": np.mean(np.diag(K)), "mean entry": np.mean(K),
            "D = mean diag − mean entry": np.mean(np.diag(K)) - np.mean(K)}

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_option
+from .._validation import check_flag, check_option
 from ..data.design import build_design
 from ..data.samples import Samples
 from ..estimation import ESTIMATORS
@@ -135,6 +135,7 @@ def kernel_test(
     """
     pvalue = check_option(pvalue, "pvalue", PVALUE_METHODS, "kernel_test")
     check_option(null_method, "null_method", tuple(ESTIMATORS), "kernel_test")
+    progress = check_flag(progress, "progress", "kernel_test", allow_none=True)
     kernels = as_kernel_list(NTK(depth=2) if kernel is None else kernel, "kernel_test")
     names = component_names(kernels)
     if background is not None and background_genotypes is None:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.alignment import genotype_rows
+from ..data.genotypes import check_dosages
 from ..data.plink import Genotypes, read_plink
 from ..exceptions import NtkmixedError
 
@@ -116,7 +117,10 @@ class SnpSource:
             block_size = max(1, min(max(len(positions), 1), BLOCK_BYTES // (8 * max(len(rows), 1))))
         for start in range(0, len(positions), block_size):
             chunk = np.asarray(positions[start:start + block_size], dtype=np.intp)
-            yield _impute(chunk, self._read(rows, chunk))
+            values = self._read(rows, chunk)
+            ids = None if self.sample_ids is None else list(self.sample_ids[rows])
+            check_dosages(values, "genotypes", self.where, ids, list(self.table["snp"].iloc[chunk]) if ids else None)
+            yield _impute(chunk, values)
 
     def _read(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         if self._plink is not None:

@@ -39,7 +39,7 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     log.info(f"Fitting {inputs.formula} with {kernel!r} by {args.method} ...")
     started = time.monotonic()
     result = fit(inputs.formula, inputs.data, genotypes=inputs.genotypes, kernel=kernel, method=args.method,
-                 constrain=not args.no_constrain, progress=_progress(args))
+                 constrain=not args.no_constrain, progress=_progress(args), h2_definition=args.h2_definition)
     log.info(f"Fitted in {time.monotonic() - started:.1f} s.")
     summary = str(result.summary())
     print(summary, flush=True)
@@ -56,6 +56,9 @@ def run_fit(args: argparse.Namespace, argv: list[str], log: Log) -> None:
         "variance_components": records(result.variance_components),
         "variance_components_cov": result.variance_components_cov.to_numpy().tolist(),
         "heritability": records(result.heritability), "h2": result.h2, "h2_se": result.h2_se,
+        "h2_definition": result.h2_definition, "h2_conf_int": records(result.conf_int_h2()),
+        "sample_variance_factors": result.sample_variance_factors.to_dict(),
+        "kernel_diagnostics": records(result.kernel_diagnostics),
         "fixed_effects": records(result.fixed_effects),
         "model_file": os.path.basename(outputs.path("model.npz")),
     })

@@ -179,7 +179,8 @@ def add_log(outputs: Outputs, log: Log) -> None:
 
 
 def hsq_text(result: Any) -> str:
-    """GCTA's .hsq layout: Source, Variance, SE."""
+    """GCTA's .hsq layout: Source, Variance, SE; then comment lines with the h² definition,
+    the factors D and the interval for h²."""
     components = result.variance_components
     cov = result.variance_components_cov.to_numpy()
     k = len(components) - 1
@@ -195,6 +196,14 @@ def hsq_text(result: Any) -> str:
     lines += [f"logL\t{result.loglik:.6f}", f"n\t{result.nobs}"]
     if k > 1:
         lines += [f"# G{i + 1}\t{name}" for i, name in enumerate(components.index[:k])]
+    # what V(G)/Vp means here (GCTA's is the kernel definition), and its interval; the text
+    # stays in the first column so that the Variance column still reads as numbers
+    lines.append(f"# h2 definition: {result.h2_definition}")
+    lines += [f"# {label.replace('V(', 'D(')}\t{factor:.6g}" for label, factor in zip(labels, result.sample_variance_factors)]
+    interval = result.conf_int_h2().iloc[-1]
+    source = "V(G)/Vp" if k == 1 else "Sum of V(G)/Vp"
+    lines.append(f"# {source} {100 * interval['level']:g}% CI ({interval['method']})\t{interval['lower']:.6g}\t"
+                 f"{interval['upper']:.6g}")
     return "\n".join(lines) + "\n"
 
 

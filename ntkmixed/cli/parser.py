@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", parents=[data, kernel, out, common], help="kernel LMM: variance components, h² ± SE, BLUPs")
     fit.add_argument("--method", choices=METHODS, default="minque1", help="variance-component estimator (default minque1)")
     fit.add_argument("--no-constrain", action="store_true", help="report unbiased (possibly negative) MINQUE components")
+    fit.add_argument("--h2-definition", choices=("sample-variance", "kernel"), default="sample-variance",
+                     help="h² as the share of expected sample variance (default; D-weighted) or σ²_g/(σ²_g + σ²_e) "
+                          "on the kernel as given")
 
     krr = commands.add_parser("krr", parents=[data, kernel, out, common], help="kernel ridge regression, λ by k-fold CV")
     krr.add_argument("--lambdas", metavar="L1,L2,…", help="ridge parameters to try (default: the krr grid)")

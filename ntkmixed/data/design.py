@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,9 @@ from ..exceptions import DataWarning, NtkmixedError, RankDeficientError, warn
 from .alignment import genotype_rows, missing_ids_message
 from .design_checks import (check_data_frame, check_finite, check_new_columns, check_one_response,
                             check_response_column, explain_no_rows, raise_unseen_levels, unseen_levels)
-from .genotypes import Standardization, coerce_genotypes, standardize
+from .genotype_source import (ArraySource, GenotypeSource, PlinkSource, StandardizedGenotypes, called_counts,
+                              learn_standardization, source_of)
+from .genotypes import Standardization, coerce_genotypes
 from .samples import Samples
 
 _NEW_LEVEL_MESSAGE = "outside of the nominated levels"
@@ -31,8 +34,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class Design:
     """The aligned training data of a model (positions are rows of ``y`` and ``X``).
 
-    ``genotypes`` holds the training people's raw dosages, the one copy kept; the
-    standardised matrix of :attr:`samples` is derived from it when a kernel needs it.
+    ``genotype_source`` holds the training people's raw dosages, the one copy kept: in
+    memory compactly (int8 codes for 0/1/2 dosages), or still in the PLINK fileset or
+    dask array they came from. The standardised genotypes of :attr:`samples` are read
+    from it in SNP blocks, and formed as one float64 matrix only when a kernel needs it.
     """
 
     formula: str
@@ -44,7 +49,7 @@ class Design:
     model_spec: Any
     n_input: int
     dropped: dict[str, int]
-    genotypes: np.ndarray | None
+    genotype_source: GenotypeSource | None
     snp_names: list[str] | None
     standardization: Standardization | None
     covariate_data: pd.DataFrame = field(repr=False, default=None)
@@ -59,11 +64,17 @@ class Design:
         return int(sum(self.dropped.values()))
 
     @property
+    def genotypes(self) -> np.ndarray | None:
+        """The training people's dosages as one float64 n × p array (formed on each call)."""
+        return None if self.genotype_source is None else self.genotype_source.to_array()
+
+    @cached_property
     def samples(self) -> Samples:
-        """The training people with their standardised genotypes (computed on each call)."""
+        """The training people with their standardised genotypes, streamed from
+        :attr:`genotype_source` (formed as a matrix at most once, when a kernel needs it)."""
         if self.standardization is None:
             return Samples(ids=self.ids, Z=None)
-        return Samples(ids=self.ids, Z=self.standardization.apply(self.genotypes))
+        return Samples(ids=self.ids, streamed=StandardizedGenotypes(self.genotype_source, self.standardization))
 
     def new_X(self, newdata: pd.DataFrame, allow_new_levels: bool = False) -> pd.DataFrame:
         """Fixed-effect design for new rows, rebuilt from the training ModelSpec (training
@@ -129,9 +140,11 @@ class Design:
 
 @dataclass
 class _AlignedGenotypes:
-    """Genotype rows in the row order of ``data`` (NaN rows for people without genotypes)."""
+    """Which genotype row belongs to each row of ``data`` (−1: none), and who of them
+    has no call at all; the dosages stay in ``source``."""
 
-    values: np.ndarray
+    source: GenotypeSource
+    rows: np.ndarray
     snp_names: list[str]
     unmatched: np.ndarray
     all_missing: np.ndarray
@@ -190,8 +203,8 @@ def build_design(
 
     standardization = training_genotypes = None
     if aligned is not None:
-        training_genotypes = aligned.values[positions]
-        _, standardization = standardize(pd.DataFrame(training_genotypes, columns=aligned.snp_names), quiet=False)
+        training_genotypes = aligned.source.rows(aligned.rows[positions])
+        standardization = learn_standardization(training_genotypes, aligned.snp_names)
     covariates = sorted(v for v in parsed.rhs.required_variables if v in data.columns)
     return Design(
         formula=formula,
@@ -203,7 +216,7 @@ def build_design(
         model_spec=spec,
         n_input=n_input,
         dropped=dropped,
-        genotypes=training_genotypes,
+        genotype_source=training_genotypes,
         snp_names=None if aligned is None else aligned.snp_names,
         standardization=standardization,
         covariate_data=data.iloc[positions][covariates] if covariates else pd.DataFrame(index=kept_ids),
@@ -229,13 +242,21 @@ def _check_variables(parsed: Formula, data: pd.DataFrame, where: str) -> None:
 
 
 def _align_genotypes(genotypes: Any, ids: pd.Index, where: str) -> _AlignedGenotypes:
-    values, geno_ids, snp_names = coerce_genotypes(genotypes, "genotypes", where)
-    positions = genotype_rows(geno_ids, values.shape[0], ids, where)
+    """Pair genotype rows with ``data`` by ID (or position) without copying dosages as
+    float64: one pass over the matched rows counts each person's calls (and checks the
+    values of a source read lazily, e.g. a dask array)."""
+    source, geno_ids, snp_names = source_of(genotypes, "genotypes", where)
+    if source.n_snps == 0:
+        raise NtkmixedError(f"The 'genotypes' argument of {where} has no SNP column.")
+    positions = genotype_rows(geno_ids, source.n_samples, ids, where)
     unmatched = positions < 0
-    aligned = np.full((len(ids), values.shape[1]), np.nan)
-    aligned[~unmatched] = values[positions[~unmatched]]
-    n_unused = 0 if geno_ids is None else int(len(geno_ids) - np.unique(positions[~unmatched]).size)
-    return _AlignedGenotypes(aligned, snp_names, unmatched, np.isnan(aligned).all(axis=1), n_unused)
+    matched = positions[~unmatched]
+    calls = called_counts(source.rows(matched), "genotypes", where,
+                          check=not isinstance(source, (ArraySource, PlinkSource)))
+    all_missing = np.zeros(len(ids), dtype=bool)
+    all_missing[~unmatched] = calls == 0
+    n_unused = 0 if geno_ids is None else int(len(geno_ids) - np.unique(matched).size)
+    return _AlignedGenotypes(source, positions, snp_names, unmatched, all_missing, n_unused)
 
 
 def _complete_rows(parsed: Formula, frame: pd.DataFrame) -> np.ndarray:

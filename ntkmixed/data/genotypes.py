@@ -113,19 +113,7 @@ def standardize(
         The training means and SDs, to apply to new people.
     """
     values, _, snp_names = coerce_genotypes(genotypes, "genotypes", "standardize")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
-        means = np.nanmean(values, axis=0)
-        if scale == "sample":
-            sds = np.nanstd(values, axis=0)
-        elif scale == "binomial":
-            freq = means / 2.0
-            sds = np.sqrt(2.0 * freq * (1.0 - freq))
-        else:
-            raise NtkmixedError(
-                f"The 'scale' parameter of standardize must be one of {{'sample', 'binomial'}}. "
-                f"Got {scale!r} instead."
-            )
+    means, sds = column_statistics(values, scale)
     kept = np.isfinite(sds) & (sds > 1e-12)
     if not kept.any():
         raise NtkmixedError(
@@ -143,6 +131,25 @@ def standardize(
         scale=scale,
     )
     return standardization.apply(values), standardization
+
+
+def column_statistics(values: np.ndarray, scale: str = "sample") -> tuple[np.ndarray, np.ndarray]:
+    """Per-SNP mean and SD of called dosages (NaN for an all-missing column); the one
+    computation behind every standardisation, in memory or streamed in blocks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
+        means = np.nanmean(values, axis=0)
+        if scale == "sample":
+            sds = np.nanstd(values, axis=0)
+        elif scale == "binomial":
+            freq = means / 2.0
+            sds = np.sqrt(2.0 * freq * (1.0 - freq))
+        else:
+            raise NtkmixedError(
+                f"The 'scale' parameter of standardize must be one of {{'sample', 'binomial'}}. "
+                f"Got {scale!r} instead."
+            )
+    return means, sds
 
 
 def coerce_genotypes(

@@ -91,6 +91,17 @@ class KernelOperator:
         """
         return None
 
+    def factor_width(self) -> int | None:
+        """Columns of :meth:`factor` without forming it (None when there is no factor).
+
+        Returns
+        -------
+        int or None
+            r, with K = F Fᵀ and F n × r.
+        """
+        F = self.factor()
+        return None if F is None else F.shape[1]
+
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """``(s, U)`` with K = U diag(s) Uᵀ, ascending, computed once and cached (every
         engine and estimator that decomposes this kernel shares it).
@@ -182,6 +193,9 @@ class FactorOperator(KernelOperator):
             n × r.
         """
         return self.F
+
+    def factor_width(self) -> int:
+        return self.F.shape[1]
 
     def thin_svd(self) -> ThinSVD:
         """F = U diag(σ) Vᵀ on its numerical rank (K = U diag(σ²) Uᵀ), computed once and

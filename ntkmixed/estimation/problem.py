@@ -182,8 +182,10 @@ class Problem(Protocol):
     k: int  # fixed effects
     n_components: int  # kernels + residual
     y_variance: float  # var(y): the scale of floors and tolerances
-    #: the engine offers ``profile_reml(h) -> (loglik, τ̂)`` and ``smallest_profile_h()``
-    #: (one kernel, τ profiled out of V = τ(h K + (1−h) I))
+    #: the engine offers ``profile_reml(h) -> (loglik, τ̂)``, ``smallest_profile_h()`` and
+    #: ``profile_likelihood()`` (one kernel, τ profiled out of V = τ(h K + (1−h) I); the
+    #: last is an :class:`~ntkmixed.estimation.profile.ProfiledREML` that holds no n×n
+    #: array, which results keep for likelihood intervals of h²)
     supports_profile: bool
 
     def state(self, weights: np.ndarray) -> State:

@@ -87,7 +87,8 @@ def _polish(problem: Problem, theta: np.ndarray, loglik: float, free: np.ndarray
     index = np.flatnonzero(free)
     if index.size == 0:
         return theta, loglik
-    for _ in range(50):
+    # engines whose states are costly (a Gram or a factorisation each) ask for fewer steps
+    for _ in range(int(getattr(problem, "polish_steps", 50))):
         try:
             state = problem.state(theta)
             proposal = theta.copy()

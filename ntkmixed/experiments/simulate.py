@@ -25,9 +25,12 @@ equations. Every phenotype is built in the same three steps:
    in g, so its additive (linear) part is almost nil; *Ricker* rises and then falls, with
    the largest genetic value at intermediate s = b (stabilising-selection shape).
 3. **Phenotype.** ``f`` is centred and rescaled to in-sample variance h², independent noise
-   e ~ N(0, 1 − h²) is added: ``y = f̃ + e``. The realised heritability
-   ``var(f̃) / var(y)`` (in-sample) equals h² up to sampling error of order 1/√n, because
-   only the noise is random at this step.
+   e ~ N(0, 1 − h²) is added: ``y = f̃ + e``. The realised heritability, by the same
+   sample-variance definition that fits report (:mod:`ntkmixed.models.heritability`), is
+   ``var(f̃) / (var(f̃) + var(e))`` (in-sample): it equals h² up to sampling error of order
+   1/√n, because only the noise is random at this step.
+
+:func:`from_kernel` draws traits from the model itself, g ~ N(0, σ²_g K).
 
 Everything random comes from one ``numpy.random.Generator`` seeded by ``seed``: the same
 genotypes, scenario, parameters and seed give the same phenotype.
@@ -46,6 +49,7 @@ import pandas as pd
 from .._validation import check_option, check_positive_float, check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ..data.genotypes import coerce_genotypes, standardize
+from .kernel_traits import KernelTraits, from_kernel  # noqa: F401 (public: simulate.from_kernel)
 
 Scenario = Literal["linear", "hyperbolic", "power", "cosh", "ricker"]
 SCENARIOS: tuple[str, ...] = ("linear", "hyperbolic", "power", "cosh", "ricker")
@@ -148,9 +152,11 @@ class SimulatedPhenotype:
 
     @property
     def realized_h2(self) -> float:
-        """In-sample ``var(genetic_value) / var(y)``."""
-        var_y = float(np.var(self.y.to_numpy()))
-        return float(np.var(self.genetic_value.to_numpy()) / var_y) if var_y > 0 else float("nan")
+        """The in-sample share ``var(genetic_value) / (var(genetic_value) + var(noise))``:
+        the sample-variance h² that fits estimate (the chance covariance of genetic value
+        and noise in the sample belongs to neither)."""
+        genetic, noise = float(np.var(self.genetic_value.to_numpy())), float(np.var(self.noise.to_numpy()))
+        return genetic / (genetic + noise) if genetic + noise > 0 else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
         """``y``, ``genetic_value``, ``additive_value`` and ``noise`` by sample ID.

@@ -24,6 +24,8 @@ from .operators import GramOperator
 #: rows of a tile on a CPU / a GPU (a tile and its temporaries: ~5 · tile² doubles)
 CPU_TILE = 2048
 GPU_TILE = 8192
+#: landmarks of the Nyström factor offered to preconditioned solvers (Falkon's idea)
+PRECONDITIONER_LANDMARKS = 1000
 
 
 class BlockKernelOperator(GramOperator):
@@ -42,6 +44,7 @@ class BlockKernelOperator(GramOperator):
         self._tile = tile
         self._evaluator = None
         self._mean = None
+        self._preconditioner = None
         self.passes = 0
 
     @property
@@ -101,6 +104,36 @@ class BlockKernelOperator(GramOperator):
         else:
             values *= scale * scale
         return values
+
+    def preconditioner_factor(self) -> np.ndarray:
+        """L (n × ≤ m) with K ≈ L Lᵀ: the Nyström factor on ``PRECONDITIONER_LANDMARKS``
+        seeded-uniform landmarks (C = K[:, L] from n × m entries, W = K[L, L]), for a
+        preconditioner of V (the matrix-free engine's). Computed once and cached."""
+        if self._preconditioner is None:
+            import torch
+
+            from ._block_torch import make_evaluator
+            from ._nystrom_factor import landmark_basis, seeded_order
+
+            m = min(PRECONDITIONER_LANDMARKS, self.n)
+            landmarks = np.sort(seeded_order(self.n, 0)[:m])
+            # the landmarks appended as rows n … n+m−1, so each block is K(rows, landmarks)
+            stacked = make_evaluator(self.kernel, np.vstack([self.Z, self.Z[landmarks]]), self.device)
+            C = np.empty((self.n, m))
+            for start in range(0, self.n, self.tile):
+                stop = min(self.n, start + self.tile)
+                C[start:stop] = stacked.block(start, stop, self.n, self.n + m).to("cpu", torch.float64).numpy()
+            # K(L, L) with its self-pairs exact replaces the landmarks' own rows
+            C[landmarks] = stacked.block(self.n, self.n + m, self.n, self.n + m).to("cpu", torch.float64).numpy()
+            scale = self._row_scale
+            if np.ndim(scale):
+                C *= scale[:, None]
+                C *= scale[landmarks][None, :]
+            else:
+                C *= scale * scale
+            W = C[landmarks]
+            self._preconditioner = C @ landmark_basis((W + W.T) / 2.0)
+        return self._preconditioner
 
     def mean_entry(self) -> float:
         if self.is_formed:

@@ -120,7 +120,20 @@ class Gaussian(Kernel):
         evaluates the kernel in blocks (Nyström, on-the-fly products): the median over
         all pairs up to MEDIAN_EXACT_ROWS rows (the rule of :meth:`gram`), over the pairs
         of MEDIAN_SAMPLE rows drawn with ``seed`` beyond (all pairs would need an n×n
-        array)."""
+        array).
+
+        Parameters
+        ----------
+        Z_reference : numpy.ndarray
+            Standardised genotypes of the training people, n × p.
+        seed : int, default 0
+            Seed of the row sample when n exceeds MEDIAN_EXACT_ROWS.
+
+        Returns
+        -------
+        Gaussian
+            A copy with ``bandwidth`` set (this kernel itself when it already has one).
+        """
         if self.bandwidth is not None:
             return self
         rows = Z_reference

@@ -253,7 +253,20 @@ class NTK(Kernel):
 
     def check_memory(self, n: int, p: int) -> None:
         """An error saying how much memory is needed when the n×n kernel of n people and
-        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes)."""
+        p SNPs would not fit; nothing is allocated (the infinite-width kernel passes).
+
+        Parameters
+        ----------
+        n : int
+            People the kernel would be built on.
+        p : int
+            SNPs (input width of the network).
+
+        Raises
+        ------
+        NtkmixedError
+            When the estimated peak memory exceeds the memory available.
+        """
         if self.analytic:
             return
         from . import _ntk_torch as engine

@@ -4,7 +4,7 @@ new people later."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from ..data.samples import Samples
 from ..estimation.operators import KernelOperator
 from ..exceptions import NtkmixedError
 from .base import Kernel
+from .diagnostics import KernelDiagnostics, kernel_diagnostics
 from .normalize import Normalization
 
 
@@ -25,10 +26,20 @@ class TrainedKernel:
     kernel: Kernel
     normalization: Normalization
     operator: KernelOperator | None
+    _diagnostics: KernelDiagnostics | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.kernel.component_name
+
+    def diagnostics(self) -> KernelDiagnostics:
+        """:func:`~ntkmixed.kernels.diagnostics.kernel_diagnostics` of the training kernel,
+        computed once (every fit on this trained kernel reports the same)."""
+        if self._diagnostics is None:
+            if self.operator is None:
+                raise NtkmixedError("Kernel diagnostics need the training kernel, which a loaded model does not hold.")
+            self._diagnostics = kernel_diagnostics(self.operator)
+        return self._diagnostics
 
     def detached(self) -> "TrainedKernel":
         """The same kernel and constants without the training operator (what results keep:

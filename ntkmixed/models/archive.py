@@ -23,6 +23,7 @@ from formulaic import Formula, model_matrix
 from .. import kernels as kernel_module
 from .._runtime import plain_scalar
 from ..data.design import Design
+from ..data.genotype_source import ArraySource, compact_dosages
 from ..data.genotypes import Standardization
 from ..exceptions import ArchiveError, NtkmixedError
 from ..kernels.normalize import Normalization
@@ -190,7 +191,8 @@ def design_to_archive(design: Design) -> tuple[dict, dict[str, np.ndarray]]:
     if design.standardization is not None:
         std = design.standardization
         meta["standardization_scale"] = std.scale
-        arrays.update({"genotypes": design.genotypes, "std_means": std.means, "std_sds": std.sds, "std_kept": std.kept})
+        # compact and lossless (int8 codes for 0/1/2 dosages): never a float64 copy of a large source
+        arrays.update({"genotypes": design.genotype_source.stored(), "std_means": std.means, "std_sds": std.sds, "std_kept": std.kept})
     return meta, arrays
 
 
@@ -208,11 +210,11 @@ def design_from_archive(meta: dict, arrays: dict[str, np.ndarray]) -> Design:
         standardization = Standardization(
             means=arrays["std_means"], sds=arrays["std_sds"], kept=arrays["std_kept"].astype(bool),
             snp_names=tuple(meta["snp_names"]), scale=meta.get("standardization_scale", "sample"))
-        genotypes = arrays["genotypes"]
+        genotypes = ArraySource(compact_dosages(arrays["genotypes"]))
     return Design(
         formula=meta["formula"], response_name=meta["response_name"], y=arrays["y"], X=arrays["X"],
         column_names=list(meta["column_names"]), ids=ids, model_spec=spec, n_input=meta["n_input"],
-        dropped=dict(meta["dropped"]), genotypes=genotypes, snp_names=meta["snp_names"],
+        dropped=dict(meta["dropped"]), genotype_source=genotypes, snp_names=meta["snp_names"],
         standardization=standardization, covariate_data=covariates,
         n_unused_genotype_rows=meta.get("n_unused_genotype_rows", 0),
     )

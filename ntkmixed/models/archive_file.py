@@ -53,7 +53,7 @@ def write_archive(path: Any, meta: dict, arrays: dict[str, np.ndarray], where: s
         raise ArchiveError(f"Cannot save to {path!r}: directory {directory!r} does not exist.")
     payload: dict[str, np.ndarray] = {}
     for name, value in arrays.items():
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # not ascontiguousarray: it turns 0-d arrays 1-d
         if array.dtype.hasobject:
             raise TypeError(f"archive entry {name!r} has object dtype; convert it first")
         payload[name] = array
@@ -237,7 +237,7 @@ def _verify(path: str, checksums: dict, arrays: dict[str, np.ndarray]) -> None:
     if extra:
         raise ArchiveError(f"{path!r} has been altered: it holds entries its header does not list: {extra}.")
     for name, expected in checksums.items():
-        actual = _checksum(np.ascontiguousarray(arrays[name]))
+        actual = _checksum(np.asarray(arrays[name], order="C"))
         if actual != expected:
             differs = [k for k in ("shape", "dtype", "bytes", "sha256") if actual.get(k) != (expected or {}).get(k)]
             raise ArchiveError(

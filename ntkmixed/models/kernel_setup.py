@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import check_flag
 from ..data.design import Design, build_design
 from ..exceptions import NtkmixedError
 from ..kernels.base import Kernel
@@ -32,6 +33,7 @@ def prepare(formula: str, data: Any, genotypes: Any, kernel: Any, where: str, pr
     """Design and trained kernels from the public arguments (validated here).
     ``n_parameters_extra``: variance parameters besides the fixed effects (default: one
     per kernel plus the residual)."""
+    progress = check_flag(progress, "progress", where, allow_none=True)
     kernels = as_kernel_list(kernel, where)
     names = component_names(kernels)
     require_genotypes(kernels, genotypes, where)

@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._validation import Boolean, Constraint, Interval, Options, validate_params
+from .._validation import MAX_SEED, Boolean, Constraint, Interval, Options, validate_params
 from ..data.design import Design
 from ..estimation import ESTIMATORS, build_problem
 from ..estimation.engines import engine_names
-from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, warn
+from ..exceptions import BoundaryWarning, ConvergenceWarning, IdentifiabilityWarning, NtkmixedError, warn
 from ..kernels.base import Kernel
 from ..kernels.grm import GRM
 from ..kernels.trained import TrainedKernel
+from .heritability import DEFINITIONS, HeritabilityBasis
 from .kernel_setup import KernelData, prepare
 from .lmm_results import LMMResults
 from .scaling import Scaling
@@ -36,6 +37,9 @@ FIT_OPTIONS = {
     "tol": Interval("real", 0, None, closed="neither"),
     "max_iter": Interval("int", 1),
     "engine": [Options(engine_names), EngineObject()],
+    "h2_definition": Options(DEFINITIONS),
+    "probes": [Interval("int", 2), None],
+    "seed": Interval("int", 0, MAX_SEED),
 }
 
 
@@ -109,12 +113,15 @@ class KernelLMM:
         tol: float = 1e-8,
         max_iter: int = 200,
         engine: str = "auto",
+        h2_definition: str = "sample-variance",
+        probes: int | None = None,
+        seed: int = 0,
     ) -> LMMResults:
         """Estimate the variance components, then β̂ and the BLUPs at them.
 
         Parameters
         ----------
-        method, constrain, tol, max_iter, engine
+        method, constrain, tol, max_iter, engine, h2_definition
             As for :func:`ntkmixed.fit`.
 
         Returns
@@ -127,8 +134,16 @@ class KernelLMM:
         scaling.check_variances_representable(self.design.response_name, "fit")
         y = scaling.y(self.design.y)
         operators = [t.operator for t in self.trained_kernels]
-        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit")
-        variance_fit = ESTIMATORS[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
+        options = {"seed": seed, **({"probes": probes} if probes is not None else {})}
+        problem, choice = build_problem(y, scaling.X(self.design.X), operators, engine, "fit", options)
+        estimators = getattr(problem, "estimators", ESTIMATORS)  # an engine may bring its own
+        if method not in estimators:
+            raise NtkmixedError(f"The 'method' {method!r} is not available with the {choice.name!r} engine; "
+                                f"use one of {sorted(estimators)}.")
+        if probes is not None and not hasattr(problem, "n_probes"):
+            warn(f"probes={probes} is used only by the matrix-free engine; the {choice.name!r} engine computes "
+                 "traces exactly.", UserWarning)
+        variance_fit = estimators[method](problem, constrain=constrain, tol=tol, max_iter=max_iter)
         if not variance_fit.converged:
             warn(f"{method} did not converge in {variance_fit.iterations} iterations (last relative "
                 f"change {variance_fit.final_change:.3g}, tolerance {tol:g}).", ConvergenceWarning)
@@ -141,8 +156,12 @@ class KernelLMM:
             weights[-1] = 1e-9 * float(np.var(y))
         state = scaling.state(problem.state(weights))
         unscaled = scaling.variance_fit(variance_fit, self.design.n, self.design.X.shape[1])
-        info = problem.engine_info() if hasattr(problem, "engine_info") else {}
-        return LMMResults.from_fit(self, unscaled, state, choice, info)
+        info = scaling.engine_info(problem.engine_info()) if hasattr(problem, "engine_info") else {}
+        # after the estimator: a one-kernel engine has cached the eigendecomposition that
+        # the diagnostics reuse. The profile is over h, which the scaling leaves unchanged.
+        diagnostics = [t.diagnostics() for t in self.trained_kernels]
+        basis = HeritabilityBasis.from_fit(h2_definition, diagnostics, problem, choice.name)
+        return LMMResults.from_fit(self, unscaled, state, choice, info, basis)
 
 
 @validate_params("fit", progress=[Boolean(), None], **FIT_OPTIONS)
@@ -157,6 +176,9 @@ def fit(
     max_iter: int = 200,
     progress: bool | None = None,
     engine: str = "auto",
+    h2_definition: str = "sample-variance",
+    probes: int | None = None,
+    seed: int = 0,
 ) -> LMMResults:
     """Fit a kernel linear mixed model from a formula.
 
@@ -189,8 +211,24 @@ def fit(
         eigendecomposition; several: a Cholesky factorisation per evaluation);
         ``"lowrank"`` fits kernels with a factor K = F Fᵀ of fewer than n columns in all
         (the GRM on p < n SNPs, ``Precomputed.from_factor``) exactly from one thin SVD,
-        O(n r²), without an n×n matrix. ``res.engine_info`` holds what the engine
-        reports (e.g. the rank).
+        O(n r²), without an n×n matrix; ``"matrix-free"`` uses kernels only through
+        products (the GRM streamed from its genotypes in SNP blocks: memory, a PLINK
+        fileset or a dask array), with randomised Haseman–Elston for ``minque0``
+        (block-jackknife SEs) and Hutchinson traces with preconditioned conjugate
+        gradients for ``minque1``/``reml``; BLUPs by CG, PEVs not estimated (NaN).
+        ``res.engine_info`` holds what the engine reports (the rank; probes, CG
+        iterations and Monte-Carlo SEs).
+    h2_definition : {"sample-variance", "kernel"}
+        What ``h2`` and ``heritability`` report (:mod:`ntkmixed.models.heritability`):
+        ``"sample-variance"`` (default) h²_k = σ²_k D_k / (Σ_j σ²_j D_j + σ²_e), the share
+        of the expected sample variance (D_k removes the part of K_k an intercept
+        absorbs; D ≈ 1 for a GRM); ``"kernel"`` σ²_k / (Σ_j σ²_j + σ²_e) as in the NTK
+        paper.
+    probes : int, optional
+        Random probe vectors of the matrix-free engine (default 50; more probes, smaller
+        Monte-Carlo error, reported in ``res.engine_info``). Unused by exact engines.
+    seed : int, default 0
+        Seed of the matrix-free engine's probes: the same seed gives the same result.
 
     Returns
     -------
@@ -198,7 +236,8 @@ def fit(
         Estimates, standard errors, heritability, BLUPs and prediction for new people.
     """
     model = KernelLMM.from_formula(formula, data, genotypes=genotypes, kernel=kernel, progress=progress)
-    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine)
+    return model.fit(method=method, constrain=constrain, tol=tol, max_iter=max_iter, engine=engine,
+                     h2_definition=h2_definition, probes=probes, seed=seed)
 
 
 def _warn_if_mean_is_unidentified(design: Design, trained: list[TrainedKernel], names: list[str]) -> None:

@@ -22,47 +22,15 @@ from ..exceptions import NtkmixedError
 from ..kernels.trained import TrainedKernel
 from . import archive
 from .base import DesignResults
+from .fit_arrays import FitArrays
+from .heritability import HeritabilityBasis, HeritabilityViews
 from .summary import lmm_summary
 
 #: what archives written before engines were recorded fitted with (all were dense)
 UNRECORDED_ENGINE = EngineChoice("dense", "not recorded (saved before ntkmixed recorded engines; all such fits were dense)")
 
-H2_DEFINITION = "h²_k = σ²_k / (Σ_j σ²_j + σ²_e); total h² = Σ_k σ²_k / (Σ_j σ²_j + σ²_e)"
 
-
-class FitArrays:
-    """What the estimates imply, on the training people (positions = rows of y).
-
-    ``pev`` (n × c) and ``pev_total`` (n) come from the arrays given, or are computed from
-    ``state`` when first asked for; the state is released after that."""
-
-    def __init__(self, beta, cov_beta, Py, blup, pev=None, pev_total=None, state=None):
-        self.beta, self.cov_beta, self.Py, self.blup = beta, cov_beta, Py, blup
-        self._pev = None if pev is None else (pev, pev_total)
-        self._state = state
-
-    @classmethod
-    def from_state(cls, state, n_components: int) -> "FitArrays":
-        blup = np.column_stack([state.blup(i) for i in range(n_components)])
-        return cls(state.beta(), state.cov_beta(), state.Py(), blup, state=state)
-
-    def _pevs(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._pev is None:
-            c = self.blup.shape[1]
-            self._pev = (np.column_stack([self._state.pev(i) for i in range(c)]), self._state.total_pev())
-            self._state = None
-        return self._pev
-
-    @property
-    def pev(self) -> np.ndarray:
-        return self._pevs()[0]
-
-    @property
-    def pev_total(self) -> np.ndarray:
-        return self._pevs()[1]
-
-
-class LMMResults(DesignResults):
+class LMMResults(HeritabilityViews, DesignResults):
     """Results of :func:`ntkmixed.fit`.
 
     Labelled pandas views, computed when first asked for: fixed effects (:attr:`params`,
@@ -85,6 +53,11 @@ class LMMResults(DesignResults):
         β̂, Cov(β̂), P̂y, BLUPs and prediction-error variances at θ̂.
     engine : EngineChoice
         The engine that did the linear algebra and why.
+    engine_info : dict, optional
+        What the engine reports about its own work (e.g. a rank).
+    heritability_basis : HeritabilityBasis, optional
+        The h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        (default: what models saved before these were recorded imply).
     """
 
     def __init__(
@@ -96,6 +69,7 @@ class LMMResults(DesignResults):
         arrays: FitArrays,
         engine: EngineChoice = UNRECORDED_ENGINE,
         engine_info: dict | None = None,
+        heritability_basis: HeritabilityBasis | None = None,
     ):
         self.design = design
         self.trained_kernels = trained_kernels
@@ -104,10 +78,13 @@ class LMMResults(DesignResults):
         self.arrays = arrays
         self._engine = engine
         self._engine_info = dict(engine_info or {})
+        #: the h² definition, the factors D_k, kernel diagnostics and the profile likelihood
+        self.heritability_basis = heritability_basis or HeritabilityBasis.unrecorded()
 
     @classmethod
     def from_fit(cls, model, variance_fit: VarianceFit, state, engine: EngineChoice,
-                 engine_info: dict | None = None) -> "LMMResults":
+                 engine_info: dict | None = None,
+                 heritability_basis: HeritabilityBasis | None = None) -> "LMMResults":
         """Results of ``model`` at the estimates (used by :meth:`KernelLMM.fit`).
 
         Parameters
@@ -122,6 +99,8 @@ class LMMResults(DesignResults):
             The engine used and why.
         engine_info : dict, optional
             What the engine reports about its own work.
+        heritability_basis : HeritabilityBasis, optional
+            The h² definition, D_k, kernel diagnostics and profile likelihood.
 
         Returns
         -------
@@ -129,7 +108,8 @@ class LMMResults(DesignResults):
         """
         arrays = FitArrays.from_state(state, len(model.component_names))
         trained = [t.detached() for t in model.trained_kernels]  # results hold no n×n matrix
-        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info)
+        return cls(model.design, trained, model.component_names, variance_fit, arrays, engine, engine_info,
+                   heritability_basis)
 
     # --- identity and diagnostics ---------------------------------------------------
     @property
@@ -256,36 +236,6 @@ class LMMResults(DesignResults):
         """Estimated covariance of θ̂ (sandwich for MINQUE, inverse information for REML)."""
         return pd.DataFrame(self.variance_fit.cov, index=self._vc_index, columns=self._vc_index)
 
-    def _delta(self, gradient: np.ndarray) -> float:
-        return float(np.sqrt(max(gradient @ self.variance_fit.cov @ gradient, 0.0)))
-
-    @cached_property
-    def heritability(self) -> pd.DataFrame:
-        """Per-component h² with delta-method SEs (GCTA's formula)."""
-        theta = self.variance_fit.theta
-        total = theta.sum()
-        rows = []
-        for k in range(theta.size - 1):
-            gradient = -theta[k] / total**2 * np.ones(theta.size)
-            gradient[k] += 1.0 / total
-            rows.append((theta[k] / total, self._delta(gradient)))
-        return pd.DataFrame(rows, index=pd.Index(self.component_names, name="component"), columns=["estimate", "se"])
-
-    @cached_property
-    def h2(self) -> float:
-        """Total genetic heritability Σ_k σ²_k / (Σ_k σ²_k + σ²_e)."""
-        theta = self.variance_fit.theta
-        return float(theta[:-1].sum() / theta.sum())
-
-    @cached_property
-    def h2_se(self) -> float:
-        """Delta-method standard error of :attr:`h2`."""
-        theta = self.variance_fit.theta
-        total, genetic = theta.sum(), theta[:-1].sum()
-        gradient = np.full(theta.size, -genetic / total**2)
-        gradient[:-1] += 1.0 / total
-        return self._delta(gradient)
-
     @property
     def implied_lambda(self) -> float:
         """Ridge parameter λ = σ²_e / σ²_g implied by a single-kernel fit (KRR with this λ
@@ -340,7 +290,7 @@ class LMMResults(DesignResults):
         Summary
             ``str()`` gives a text table, notebooks show HTML, ``.tables`` are DataFrames.
         """
-        return lmm_summary(self, H2_DEFINITION)
+        return lmm_summary(self)
 
     def save(self, path) -> None:
         """Save to ``path`` (a ``.npz`` archive with a JSON header; no pickle). Load with
@@ -367,6 +317,8 @@ class LMMResults(DesignResults):
                     "loglik": float(fit.loglik)},
             "engine": {"name": self.engine, "reason": self.engine_reason, "info": json_plain(self._engine_info)},
         }
+        meta["heritability"], h2_arrays = self.heritability_basis.to_archive()
+        arrays.update(h2_arrays)
         archive.write_archive(path, meta, arrays)
 
     @classmethod
@@ -400,7 +352,8 @@ class LMMResults(DesignResults):
         engine = meta.get("engine")
         choice = EngineChoice(engine["name"], engine["reason"]) if engine else UNRECORDED_ENGINE
         info = engine.get("info", {}) if engine else {}
-        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info)
+        basis = HeritabilityBasis.from_archive(meta.get("heritability"), arrays)
+        return cls(design, trained, meta["component_names"], variance_fit, fit_arrays, choice, info, basis)
 
     def __repr__(self) -> str:
         kernels = ", ".join(map(repr, self.kernels))

@@ -80,6 +80,12 @@ class Scaling:
             history=[h * s2 for h in fit.history],
         )
 
+    def engine_info(self, info: dict) -> dict:
+        """An engine's report in the units of the data (its ``theta_*`` entries are
+        variances)."""
+        s2 = self.y_scale**2
+        return {key: ([v * s2 for v in value] if key.startswith("theta_") else value) for key, value in info.items()}
+
     def state(self, state) -> "ScaledState":
         return ScaledState(state, self)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .heritability import definition_text, diagnostics_warnings
+
 
 @dataclass
 class Summary:
@@ -69,7 +71,7 @@ def _format_fact(value) -> str:
     return str(int(value)) if float(value).is_integer() else f"{float(value):.3g}"
 
 
-def lmm_summary(results, h2_definition: str) -> Summary:
+def lmm_summary(results) -> Summary:
     """The report of an :class:`~ntkmixed.models.lmm_results.LMMResults`."""
     fit = results.variance_fit
     kernels = "; ".join(f"{name} = {kernel!r} [{t.normalization.rule}]" for name, kernel, t in zip(
@@ -88,21 +90,32 @@ def lmm_summary(results, h2_definition: str) -> Summary:
         ("Converged", f"{'Yes' if results.converged else 'No'} ({fit.iterations} iterations)"),
         ("At boundary", ", ".join(boundary) if boundary else "none"),
         ("REML log-likelihood", f"{results.loglik:.4f}"),
-        ("Heritability h²", f"{results.h2:.4f} (SE {results.h2_se:.4f})"),
+        ("Heritability h²", f"{results.h2:.4f} (SE {results.h2_se:.4f}{_interval_text(results)})"),
+        ("h² definition", results.h2_definition),
     ]
-    heritability = results.heritability
+    basis = results.heritability_basis
     tables = {
         "fixed_effects": results.fixed_effects,
         "variance_components": results.variance_components,
-        "heritability": heritability,
+        "heritability": results.heritability,
     }
+    if basis.diagnostics is not None:
+        tables["kernel_diagnostics"] = results.kernel_diagnostics.drop(columns="nugget_method")
     notes = [
-        f"h² definition: {h2_definition}; a share of phenotypic variance when kernels have mean diagonal 1.",
+        f"h² definition: {definition_text(results.h2_definition)}.",
         "SEs of variance components: " + (
             "inverse Fisher information." if results.method == "reml" else "sandwich S⁻¹ Var(q) S⁻¹ under normality."
         ) + " h² SE by the delta method.",
     ]
+    if basis.diagnostics is not None:
+        notes += diagnostics_warnings(results.component_names, basis.diagnostics, results.h2_definition)
     return Summary("Kernel LMM results", info, tables, notes)
+
+
+def _interval_text(results) -> str:
+    interval = results.conf_int_h2().iloc[-1]
+    method = {"profile": "profile-likelihood", "wald": "Wald"}[interval["method"]]
+    return f"; 95% {method} CI {interval['lower']:.4f} to {interval['upper']:.4f}"
 
 
 def krr_summary(results) -> Summary:

@@ -96,6 +96,28 @@ def test_fit_writes_gcta_style_outputs_that_match_the_api(study, tmp_path, capsy
     assert nm.load(tmp_path / document["model_file"]).h2 == pytest.approx(expected.h2)
 
 
+def test_hsq_and_json_say_which_h2_and_give_its_interval(study, tmp_path, capsys):
+    for definition in ["sample-variance", "kernel"]:
+        out = tmp_path / definition
+        status, _, stderr = _run(capsys, *_fit_args(study, out, "--method", "reml", "--h2-definition", definition))
+        assert status == 0, stderr
+        model = nm.load(out.with_suffix(".model.npz"))
+        assert model.h2_definition == definition
+        lines = out.with_suffix(".hsq").read_text().splitlines()
+        assert f"# h2 definition: {definition}" in lines
+        assert f"# D(G)\t{model.sample_variance_factors.iloc[0]:.6g}" in lines
+        interval = model.conf_int_h2()
+        assert (f"# V(G)/Vp 95% CI (profile)\t{interval.loc['h2', 'lower']:.6g}\t{interval.loc['h2', 'upper']:.6g}"
+                in lines)
+        hsq = pd.read_csv(out.with_suffix(".hsq"), sep="\t", index_col="Source")
+        assert hsq.loc["V(G)/Vp", "Variance"] == pytest.approx(model.h2, rel=1e-5)
+        document = json.loads(out.with_suffix(".json").read_text())
+        assert document["h2_definition"] == definition
+        assert document["h2_conf_int"]["h2"]["lower"] == pytest.approx(interval.loc["h2", "lower"])
+        assert document["kernel_diagnostics"]["GRM"]["sample_variance_factor"] == pytest.approx(
+            model.sample_variance_factors.iloc[0])
+
+
 def test_mpheno_formula_alias_qc_and_region(study, tmp_path, capsys):
     directory, prefix, _ = study
     gcta = tmp_path / "pheno.phen"  # GCTA layout: no header

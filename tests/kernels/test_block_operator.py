@@ -76,3 +76,15 @@ def test_cuda_products_equal_the_cpu_ones(data):
     V = np.random.default_rng(0).standard_normal((cpu.n, 3))
     assert gpu.evaluator.device.type == "cuda"
     np.testing.assert_allclose(gpu.matmul(V), cpu.matmul(V), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["ntk-analytic", "nngp-unit-diag", "ntk-empirical"])
+def test_the_preconditioner_factor_is_the_nystrom_factor_on_seeded_landmarks(data, name, monkeypatch):
+    monkeypatch.setattr("ntkmixed.kernels.block_operator.PRECONDITIONER_LANDMARKS", 60)
+    operator = _operator(KERNELS[name][0](), data)
+    L = operator.preconditioner_factor()
+    assert not operator.is_formed and operator.passes == 0  # n × m entries, no full product
+    K = operator.dense()
+    landmarks = np.sort(np.random.default_rng(0).permutation(operator.n)[:60])
+    C = K[:, landmarks]
+    np.testing.assert_allclose(L @ L.T, C @ np.linalg.pinv(K[np.ix_(landmarks, landmarks)]) @ C.T, atol=1e-10)

@@ -108,7 +108,7 @@ def test_prediction_is_the_dense_formula_with_the_nystrom_cross_kernel(data, dia
     expected = X_new @ res.params.to_numpy() + sigma_g * cross @ res.arrays.Py
     np.testing.assert_allclose(res.predict(new, G.loc[new.index]), expected, atol=1e-9)
     # the cross-kernel the results expose is the same matrix
-    np.testing.assert_allclose(res.trained_kernels[0].cross(res.design.new_samples(new.index, G.loc[new.index])[0],
+    np.testing.assert_allclose(res.trained_kernels[0].cross(res.design.new_samples(new.index, G.loc[new.index]),
                                                             res.design.samples), cross, atol=1e-10)
 
 

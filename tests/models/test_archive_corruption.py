@@ -79,3 +79,15 @@ def test_a_byte_flipped_in_a_zip_timestamp_is_caught_by_the_seal(saved, tmp_path
     path = tmp_path / "timestamp.npz"
     path.write_bytes(bytes(data))
     assert "do not match the file checksum" in _assert_refused(path, "timestamp")
+
+
+def test_entries_keep_their_shape_including_zero_dimensional(tmp_path):
+    """A 0-d array (a stored scalar) comes back 0-d: np.ascontiguousarray would make it 1-d,
+    and the checksum and the loaders would then disagree about its shape."""
+    from ntkmixed.models.archive_file import read_archive, write_archive
+
+    arrays = {"scalar": np.array(2.5), "vector": np.arange(3.0), "matrix": np.ones((2, 3)), "empty": np.zeros((0, 4))}
+    write_archive(tmp_path / "shapes.npz", {"kind": "test"}, arrays)
+    _, loaded = read_archive(tmp_path / "shapes.npz")
+    assert {k: v.shape for k, v in loaded.items()} == {k: v.shape for k, v in arrays.items()}
+    assert float(loaded["scalar"]) == 2.5

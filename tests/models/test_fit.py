@@ -40,9 +40,12 @@ def test_public_outputs_match_dense_formulas(lmm_data, method):
     assert list(res.params.index) == ["Intercept", "sex[T.male]", "age"]
     assert list(res.variance_components.index) == ["GRM", "residual"]
     assert res.blup.index.equals(data.index)
-    # h² SE: delta method, checked against a finite-difference gradient
+    # h² (sample variance: D = (tr K − 1ᵀK1/n)/(n − 1)) and its SE by the delta method,
+    # checked against a finite-difference gradient
     cov = res.variance_components_cov.to_numpy()
-    h2 = lambda t: t[0] / t.sum()  # noqa: E731
+    n = K.shape[0]
+    D = (np.trace(K) - K.sum() / n) / (n - 1)
+    h2 = lambda t: t[0] * D / (t[0] * D + t[1])  # noqa: E731
     eps = 1e-6
     gradient = np.array([(h2(theta + eps * e) - h2(theta - eps * e)) / (2 * eps) for e in np.eye(2)])
     assert res.h2 == pytest.approx(h2(theta))
@@ -191,7 +194,7 @@ def test_summary_is_an_object_with_text_html_and_tables(lmm_data):
     for fragment in ["minque1", "Converged", "h² definition", "Heritability", "residual", "Rows dropped"]:
         assert fragment in text
     assert "<table" in summary._repr_html_()
-    assert set(summary.tables) == {"fixed_effects", "variance_components", "heritability"}
+    assert set(summary.tables) == {"fixed_effects", "variance_components", "heritability", "kernel_diagnostics"}
     assert all(isinstance(t, pd.DataFrame) for t in summary.tables.values())
 
 

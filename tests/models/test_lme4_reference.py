@@ -122,3 +122,27 @@ def test_balanced_random_intercept_matches_lmer_and_the_anova_estimator():
     np.testing.assert_allclose(
         minque0.variance_components["estimate"].to_numpy(), [(msb - msw) / per_group, msw], rtol=1e-8
     )
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_profile_interval_of_h2_matches_lme4s_profiled_deviance(seed):
+    """lme4's REML deviance function profiles σ and β out and leaves θ = σ_b/σ; the kernel
+    share of a random intercept is h = θ²/(1 + θ²), a monotone map, so the likelihood-ratio
+    interval for h is lme4's {θ : dev(θ) − min dev ≤ χ²₁(0.95)} mapped through it."""
+    data = _unbalanced(seed=seed, n=90)
+    results = nm.fit("y ~ x", data=data, kernel=_indicator_kernel(data["group"], "group"), method="reml",
+                     h2_definition="kernel")
+    _lmer("y ~ x + (1 | group)", data, ["group"])  # puts the data frame d into R
+    lower, upper = robjects.r("""
+        local({
+          dev <- lme4::lmer(y ~ x + (1 | group), data = d, REML = TRUE, devFunOnly = TRUE)
+          best <- optimize(dev, c(0, 50), tol = 1e-12)
+          excess <- function(t) dev(t) - best$objective - qchisq(0.95, 1)
+          lower <- if (excess(0) <= 0) 0 else uniroot(excess, c(0, best$minimum), tol = 1e-14)$root
+          upper <- uniroot(excess, c(best$minimum, 50), tol = 1e-14)$root
+          c(lower, upper)
+        })""")
+    interval = results.conf_int_h2(method="profile")
+    share = lambda theta: theta**2 / (1 + theta**2)  # noqa: E731
+    assert interval.loc["h2", "lower"] == pytest.approx(share(lower), abs=1e-6)
+    assert interval.loc["h2", "upper"] == pytest.approx(share(upper), abs=1e-6)

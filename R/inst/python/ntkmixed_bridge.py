@@ -173,7 +173,7 @@ def attributes(obj: Any, names: list) -> dict:
 
 
 # attributes that are methods in the Python API
-_CALLED = {"conf_int"}
+_CALLED = {"conf_int", "conf_int_h2"}
 
 
 def summary_payload(results: Any) -> dict:

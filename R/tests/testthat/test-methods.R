@@ -45,6 +45,22 @@ test_that("confint gives Wald intervals equal to Python's conf_int", {
   expect_identical(rownames(confint(m, 2)), "sex[T.male]")
 })
 
+test_that("confint(parm = 'h2') gives the profile interval, within [0, 1], like Python", {
+  skip_if_no_ntkmixed()
+  m <- fixture()$fit
+  ci <- confint(m, parm = "h2")
+  expect_identical(dimnames(ci), list("h2", c("2.5 %", "97.5 %")))
+  expect_identical(attr(ci, "method"), "profile")
+  expect_true(ci[1, 1] >= 0 && ci[1, 1] <= m$h2 && m$h2 <= ci[1, 2] && ci[1, 2] <= 1)
+  expect_equal(unname(ci[1, ]), unname(unlist(m$conf_int_h2[1, c("lower", "upper")])), tolerance = 1e-12)
+  wald90 <- confint(m, parm = "h2", level = 0.9, method = "wald")
+  expect_identical(attr(wald90, "method"), "wald")
+  expect_equal(unname(wald90[1, ]), pmin(pmax(m$h2 + c(-1, 1) * qnorm(0.95) * m$h2_se, 0), 1), tolerance = 1e-10)
+  wide <- confint(m, parm = "h2", level = 0.99)
+  expect_true(wide[1, 1] <= ci[1, 1] && wide[1, 2] >= ci[1, 2])
+  expect_error(confint(m, parm = c("h2", "age")), "on its own")
+})
+
 test_that("ranef gives BLUPs by sample ID with prediction-error variances attached", {
   skip_if_no_ntkmixed()
   m <- fixture()$fit
@@ -66,8 +82,19 @@ test_that("VarCorr, h2 and the heritability definition agree", {
   vc <- VarCorr(m)
   expect_identical(rownames(vc), c("GRM", "residual"))
   expect_equal(vc$std_dev, sqrt(vc$variance))
-  expect_equal(h2(m)$estimate, vc$variance[1] / sum(vc$variance), tolerance = 1e-12)
+  # sample-variance definition: h2 = s2_g D / (s2_g D + s2_e), D = (tr K - 1'K1/n)/(n - 1)
+  sim <- fixture()$sim
+  Z <- scale(sim$G) * sqrt(nrow(sim$G) / (nrow(sim$G) - 1))
+  K <- tcrossprod(Z) / ncol(Z)
+  K <- K / mean(diag(K))
+  D <- (sum(diag(K)) - sum(K) / nrow(K)) / (nrow(K) - 1)
+  expect_equal(unname(attr(h2(m), "D")), D, tolerance = 1e-10)
+  expect_identical(attr(h2(m), "definition"), "sample-variance")
+  expect_equal(h2(m)$estimate, vc$variance[1] * D / (vc$variance[1] * D + vc$variance[2]), tolerance = 1e-10)
   expect_true(h2(m)$se > 0)
+  kernel_fit <- quiet_fit(y ~ sex + age, data = sim$data, genotypes = sim$G, h2_definition = "kernel")
+  vk <- VarCorr(kernel_fit)$variance
+  expect_equal(h2(kernel_fit)$estimate, vk[1] / sum(vk), tolerance = 1e-12)
   expect_output(print(vc), "Variance +Std.Dev. +Std.Error")
 })
 

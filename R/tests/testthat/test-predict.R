@@ -82,7 +82,7 @@ test_that("predict reports missing genotypes and missing columns clearly", {
   expect_error(predict(m, newdata = s$sim$data[s$new, "sex", drop = FALSE], genotypes = s$sim$G[s$new, ]),
                "lacks column\\(s\\) used by the formula")
   expect_error(predict(m, newdata = s$sim$data[s$new, ], genotypes = s$sim$G[s$train, ]),
-               "not in the 'genotypes' index of predict")
+               "None of the 40 sample IDs of 'newdata' is in 'genotypes'")
 })
 
 test_that("Precomputed kernels covering new people predict without genotypes", {

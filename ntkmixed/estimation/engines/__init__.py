@@ -20,6 +20,7 @@ from .dense import DenseProblem, DenseState
 from .diagonal_low_rank import DiagonalLowRankEngine, DiagonalLowRankProblem
 from .hodlr import HODLREngine, HODLRProblem
 from .lowrank import LowRankEngine, LowRankProblem
+from .matrix_free import MatrixFreeEngine, MatrixFreeProblem
 from .spectral import SpectralProblem, SpectralState
 
 
@@ -84,6 +85,7 @@ register_engine(LowRankEngine(), before="dense")
 register_engine(HODLREngine())
 #: the public name of the HODLR engine with options: ``fit(..., engine=HODLR(tol=1e-10))``
 HODLR = HODLREngine
+register_engine(MatrixFreeEngine(), before="dense")
 
 
 def engine_names() -> tuple[str, ...]:
@@ -135,7 +137,8 @@ def choose_engine(operators: list[KernelOperator], n: int, requested="auto", whe
     raise NtkmixedError(f"No engine of {where} can fit these kernels ({len(operators)} kernel(s), n = {n}).")
 
 
-def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", where: str = "fit"):
+def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", where: str = "fit",
+                  options: dict | None = None):
     """``(problem, EngineChoice)`` for y, X and kernels (operators or plain n×n arrays).
 
     Parameters
@@ -150,6 +153,9 @@ def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", wh
         A registered engine name, ``"auto"`` or an engine object.
     where : str, default "fit"
         The calling function, for messages.
+    options : dict, optional
+        Go to engines that declare them (``engine.options``, e.g. the matrix-free
+        engine's ``probes`` and ``seed``); exact engines have none.
 
     Returns
     -------
@@ -161,12 +167,14 @@ def build_problem(y: np.ndarray, X: np.ndarray, kernels: list, engine="auto", wh
     operators = [as_operator(k) for k in kernels]
     choice = choose_engine(operators, y.size, engine, where)
     chosen = engine if not isinstance(engine, str) else ENGINES[choice.name]
-    return chosen.build(y, X, operators), choice
+    accepted = {key: value for key, value in (options or {}).items() if key in getattr(chosen, "options", ())}
+    return chosen.build(y, X, operators, **accepted), choice
 
 
 __all__ = [
     "ENGINES", "EngineChoice", "DenseEngine", "DenseProblem", "DiagonalLowRankEngine", "DiagonalLowRankProblem",
-    "HODLR", "HODLREngine", "HODLRProblem", "DenseState", "LowRankEngine", "LowRankProblem", "SpectralProblem",
+    "HODLR", "HODLREngine", "HODLRProblem", "DenseState", "LowRankEngine", "LowRankProblem", "MatrixFreeEngine",
+    "MatrixFreeProblem", "SpectralProblem",
     "SpectralState",
     "build_problem", "choose_engine", "engine_names", "register_engine",
 ]

@@ -28,7 +28,12 @@ import scipy.linalg
 from ..diagonal_low_rank import DiagonalPlusLowRankOperator
 from ..operators import KernelOperator
 from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx, profiled_reml
-from ._lowrank_algebra import LowRankUpdate, weighted_gram
+from ._lowrank_algebra import LowRankUpdate, power_traces, weighted_gram
+
+
+#: S from traces of P (two Grams) when w_g ≥ this share of w_e; below, the division by
+#: w_g² would cost more than ~4 digits, and S is computed directly (six Grams)
+POLYNOMIAL_S_RATIO = 0.01
 
 
 class DiagonalLowRankEngine:
@@ -60,7 +65,10 @@ class DiagonalLowRankProblem:
     n_components = 2
     supports_profile = True
     #: points of the REML grid before the 1-D search (each costs an O(n m²) Gram)
-    profile_grid_points = 12
+    profile_grid_points = 10
+    #: Fisher-scoring steps after the 1-D search (each costs a state and its traces); the
+    #: search leaves h within ~1e-7, and the steps converge linearly from there
+    polish_steps = 4
 
     def __init__(self, y: np.ndarray, X: np.ndarray, operator: DiagonalPlusLowRankOperator):
         self.operator = operator
@@ -176,6 +184,26 @@ class DiagonalLowRankState:
         return np.hstack([self._gram(key, w / lam), F.T @ (w[:, None] * self.ViX)])
 
     def S(self) -> np.ndarray:
+        """S_ij = tr(P K_i P K_j). When w_g is not small against w_e, from tr P and tr P²
+        (two weighted Grams; PVP = P and K = (V − w_e I)/w_g make S a polynomial in them);
+        otherwise, where that division would cost digits, directly (:meth:`S_direct`)."""
+        w_g, w_e = self.weights
+        if w_g < POLYNOMIAL_S_RATIO * w_e or w_e <= 0:
+            return self.S_direct()
+        t1, t2 = self.projection_traces()
+        nu = self.problem.n - self.problem.k
+        s_gg = (nu - 2 * w_e * t1 + w_e**2 * t2) / w_g**2
+        s_ge = (t1 - w_e * t2) / w_g
+        return np.array([[s_gg, s_ge], [s_ge, t2]])
+
+    def projection_traces(self) -> np.ndarray:
+        """[tr P, tr P²] with P = Λ⁻¹ − L N_P Lᵀ (power traces, grams Lᵀ Λ⁻ᵃ L)."""
+        lam = self.lam
+        ones = np.ones_like(lam)
+        grams = [self._lgram("1/l2", ones), self._lgram("1/l3", 1.0 / lam)]
+        return power_traces([np.sum(1.0 / lam), np.sum(1.0 / lam**2)], grams, self.N_P, sign=-1.0)
+
+    def S_direct(self) -> np.ndarray:
         """S_ij = tr(P K_i P K_j), K = F Fᵀ + D, K_e = I, exactly, from six weighted Grams.
 
         With Δ₁ = D Λ⁻¹ and T = E₁ − N_P LᵀF (E₁ picks U = L E₁), P K = Δ₁ + L Bᵀ with
@@ -211,7 +239,7 @@ class DiagonalLowRankState:
         w = self.weights
         ratio = theta / w if np.all(w != 0) else None
         if ratio is not None and np.allclose(ratio, ratio[0], rtol=1e-12, atol=0):
-            return 2.0 * ratio[0] ** 2 * self.S()
+            return 2.0 * ratio[0] ** 2 * self.S_direct()
         F, d, lam = self.problem.F, self.problem.d, self.lam
         n, m = F.shape
         L = np.hstack([F / lam[:, None], self.ViX])

@@ -38,7 +38,19 @@ _SEED_PROBE = 12345
 
 class HODLREngine:
     """``engine="hodlr"``: one kernel whose entries can be read (a dense matrix, or a
-    kernel evaluated on the fly), compressed to ``tol``."""
+    kernel evaluated on the fly), compressed to ``tol``.
+
+    Parameters
+    ----------
+    tol : float, default 1e-8
+        Relative accuracy of each off-diagonal block's low-rank approximation.
+    leaf_size : int, default 256
+        Size of the diagonal blocks kept dense.
+    max_rank : int, default 1024
+        Largest rank of an off-diagonal block.
+    seed : int, default 0
+        Seed of the randomised compression.
+    """
 
     name = "hodlr"
 
@@ -46,6 +58,19 @@ class HODLREngine:
         self.tol, self.leaf_size, self.max_rank, self.seed = float(tol), int(leaf_size), int(max_rank), int(seed)
 
     def unsuitable(self, operators: list[KernelOperator], n: int) -> str | None:
+        """Why this engine cannot fit these kernels, or None.
+
+        Parameters
+        ----------
+        operators : list of KernelOperator
+            The kernels.
+        n : int
+            Number of rows.
+
+        Returns
+        -------
+        str or None
+        """
         if len(operators) != 1:
             return f"it fits one kernel; got {len(operators)}"
         if not (operators[0].has_dense or hasattr(operators[0], "block")):
@@ -53,9 +78,37 @@ class HODLREngine:
         return None
 
     def auto_reason(self, operators: list[KernelOperator], n: int) -> str | None:
+        """Why ``engine="auto"`` should choose this engine: never (it is chosen by name).
+
+        Parameters
+        ----------
+        operators : list of KernelOperator
+            The kernels.
+        n : int
+            Number of rows.
+
+        Returns
+        -------
+        None
+        """
         return None  # chosen by name only: whether it pays depends on the data (see the docstring)
 
     def build(self, y: np.ndarray, X: np.ndarray, operators: list[KernelOperator]) -> "HODLRProblem":
+        """The kernel compressed to HODLR form, with y and X.
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            The response.
+        X : numpy.ndarray
+            Fixed-effect design, n × k.
+        operators : list of KernelOperator
+            The one kernel.
+
+        Returns
+        -------
+        HODLRProblem
+        """
         return HODLRProblem(y, X, operators[0], self.tol, self.leaf_size, self.max_rank, self.seed)
 
 
@@ -75,6 +128,9 @@ class HODLRProblem:
     supports_profile = True
     #: points of the REML grid before the 1-D search (each costs one factorisation)
     profile_grid_points = 12
+    #: Fisher-scoring steps after the 1-D search (each costs a state and its traces); the
+    #: search leaves h within ~1e-7, and the steps converge linearly from there
+    polish_steps = 6
 
     def __init__(self, y, X, operator: KernelOperator, tol: float, leaf_size: int, max_rank: int, seed: int):
         self.y, self.X = y, X

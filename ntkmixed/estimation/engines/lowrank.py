@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._runtime import available_memory
 from ..factor_svd import thin_svd
-from ..operators import FactorOperator, KernelOperator
+from ..operators import KernelOperator
+from ..profile import Complement, ProfiledREML
 from ._linalg import LOG_2PI, logdet_pd, logdet_xtx
 from .compressed import BlockState, DiagonalState
 
@@ -31,6 +33,14 @@ from .compressed import BlockState, DiagonalState
 #: columns: measured REML + PEV at n = 200–3000, low rank took 0.06–0.8× the dense time up
 #: to 0.7 n columns and 0.9–1.1× at 0.9 n (benchmarks/bench_scale.py --crossover)
 AUTO_MAX_RANK_SHARE = 0.7
+#: "auto" leaves the low-rank engine to the matrix-free one when its arrays (the factor,
+#: U and a product of their size) would need more than this share of available memory
+AUTO_MEMORY_SHARE = 0.5
+
+
+def lowrank_bytes(n: int, columns: int) -> int:
+    """Memory of a low-rank fit: F, U (n × r each) and one more array of that size."""
+    return 3 * 8 * n * columns
 
 
 class LowRankProblem:
@@ -42,8 +52,8 @@ class LowRankProblem:
         self.n_components = len(operators) + 1
         self.y_variance = float(np.var(y))
         self.logdet_xtx = logdet_xtx(X)
-        self.factor_columns = [op.factor().shape[1] for op in operators]
-        if len(operators) == 1 and isinstance(operators[0], FactorOperator):
+        self.factor_columns = factor_columns(operators)
+        if len(operators) == 1 and hasattr(operators[0], "thin_svd"):
             svd = operators[0].thin_svd()
         else:
             svd = thin_svd(np.hstack([op.factor() for op in operators]))
@@ -90,6 +100,18 @@ class LowRankProblem:
         loglik = -0.5 * (dof * (LOG_2PI + 1.0 + np.log(tau)) + logdet_v + logdet_xvx - self.logdet_xtx)
         return float(loglik), tau
 
+    def profile_likelihood(self) -> ProfiledREML:
+        """The same profile detached from U (O((m + k) k) numbers): the m + r compressed
+        rows, and the n − m − r directions that carry no data as a complement of zeros.
+
+        Returns
+        -------
+        ProfiledREML
+        """
+        k = self.k
+        return ProfiledREML(self.s, self.y_rot, self.X_rot, self.logdet_xtx,
+                            Complement(self.n_null, 0.0, np.zeros(k), np.zeros((k, k))))
+
 
 def _pseudo_rows(outside: np.ndarray, room: int) -> np.ndarray:
     """r × (k+1) rows T with TᵀT = outsideᵀ outside, r = min(k+1, n − m): the
@@ -112,14 +134,10 @@ def _kernel_blocks(svd, columns: list[int]) -> list[np.ndarray]:
 
 
 def factor_columns(operators: list[KernelOperator]) -> list[int] | None:
-    """Columns of each kernel's factor, or None when some kernel has none."""
-    columns = []
-    for op in operators:
-        F = op.factor()
-        if F is None:
-            return None
-        columns.append(F.shape[1])
-    return columns
+    """Columns of each kernel's factor (without forming it), or None when some kernel
+    has none."""
+    columns = [op.factor_width() for op in operators]
+    return None if any(c is None for c in columns) else columns
 
 
 class LowRankEngine:
@@ -130,7 +148,7 @@ class LowRankEngine:
     def unsuitable(self, operators: list[KernelOperator], n: int) -> str | None:
         columns = factor_columns(operators)
         if columns is None:
-            lacking = [i for i, op in enumerate(operators) if op.factor() is None]
+            lacking = [i for i, op in enumerate(operators) if op.factor_width() is None]
             return f"kernel(s) {lacking} have no factor F with K = F Fᵀ"
         if sum(columns) >= n:
             return f"the factors have {sum(columns)} columns in all, not fewer than n = {n}"
@@ -141,6 +159,9 @@ class LowRankEngine:
             return None
         total = sum(factor_columns(operators))
         if total > AUTO_MAX_RANK_SHARE * n:
+            return None
+        available = available_memory()
+        if available is not None and lowrank_bytes(n, total) > AUTO_MEMORY_SHARE * available:
             return None
         return (f"every kernel has a factor (K = F Fᵀ; {total} columns in all, n = {n}): exact fit from one "
                 f"thin SVD, O(n r²), no n×n matrix")

@@ -17,6 +17,7 @@ from scipy.linalg.blas import dsyrk
 
 from ...exceptions import NtkmixedError
 from ..operators import KernelOperator, as_operator
+from ..profile import ProfiledREML
 from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx
 
 
@@ -112,6 +113,16 @@ class SpectralProblem:
             dof * (LOG_2PI + 1.0 + np.log(tau)) + np.sum(np.log(state.d)) + logdet_xvx - self.logdet_xtx
         )
         return float(loglik), tau
+
+    def profile_likelihood(self) -> ProfiledREML:
+        """The same profile detached from the eigenvectors (O(n k) numbers), for the
+        likelihood intervals that results compute after the fit.
+
+        Returns
+        -------
+        ProfiledREML
+        """
+        return ProfiledREML(self.s, self.y_rot, self.X_rot, self.logdet_xtx)
 
 
 class SpectralState:

@@ -55,6 +55,7 @@ def test_state_equals_the_dense_state(weights, covariates):
         assert _close(getattr(low, name)(), getattr(dense, name)()), name
     for theta in ([0.3, 0.9], list(weights), [2 * w for w in weights], [0.0, 1.2]):
         assert _close(low.var_q(np.array(theta)), dense.var_q(np.array(theta))), theta
+    assert _close(low.S_direct(), dense.S())  # both routes to S (the other by traces of P)
 
 
 def test_reml_loglik_is_the_density_of_error_contrasts():
