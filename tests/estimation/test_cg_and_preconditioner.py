@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ntkmixed.estimation.cg import conjugate_gradients
 from ntkmixed.estimation.operators import DenseOperator, FactorOperator
