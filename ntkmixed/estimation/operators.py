@@ -189,6 +189,7 @@ class FactorOperator(KernelOperator):
 
     @property
     def is_formed(self) -> bool:
+        """Whether F Fᵀ has been formed (only when a caller asked for the dense matrix)."""
         return self._matrix is not None
 
     @property

@@ -73,6 +73,8 @@ def rhe_minque0(problem, *, constrain: bool = True, tol: float = 1e-8, max_iter:
         cov = _jackknife_cov(problem, blocks, per_probe, MT, q_kernels, traces, traces_q, float(u @ u))
         problem.info["jackknife_blocks"] = len(blocks)
         problem.info["se_method"] = "block jackknife over SNP blocks"
+    else:  # no SNP blocks to leave out: the SEs stay NaN rather than guessed
+        problem.info["se_method"] = "none: the block jackknife needs kernels streamed in SNP blocks"
     LOG.info("minque0 (randomised HE, %d probes): theta = %s", B, _show(theta))
     return VarianceFit(theta, cov, "minque0", True, 1, 0.0, boundary, constrain, float("nan"))
 
