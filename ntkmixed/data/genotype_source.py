@@ -117,7 +117,9 @@ class ArraySource(GenotypeSource):
     def __init__(self, stored: np.ndarray):
         if stored.ndim != 2:
             raise ValueError(f"dosages must be an n×p matrix; got shape {stored.shape}")
-        self.values = stored
+        # column-major: every pass reads SNP blocks, which are then contiguous (a gather of
+        # columns from a row-major array cost 4× the block's matrix product)
+        self.values = np.asfortranarray(stored)
         self.n_samples, self.n_snps = stored.shape
 
     @classmethod
@@ -128,12 +130,17 @@ class ArraySource(GenotypeSource):
         return dosages_from_stored(self.values[:, start:stop])
 
     def rows(self, positions: np.ndarray) -> "ArraySource":
-        return ArraySource(self.values[np.asarray(positions, dtype=np.intp)])
+        return ArraySource(self.values.take(np.asarray(positions, dtype=np.intp), axis=0))
 
     def read_columns(self, columns: np.ndarray) -> np.ndarray:
+        columns = np.asarray(columns, dtype=np.intp)
+        if columns.size and columns[-1] - columns[0] == columns.size - 1 and np.all(np.diff(columns) == 1):
+            block = self.values[:, columns[0] : columns[-1] + 1]  # a view: consecutive SNPs
+        else:
+            block = self.values[:, columns]
         if self.values.dtype == np.int8:
-            return self.values[:, columns]
-        return np.asarray(self.values[:, columns], dtype=np.float64)
+            return block
+        return np.asarray(block, dtype=np.float64)
 
     def stored(self) -> np.ndarray:
         return self.values
@@ -197,7 +204,7 @@ def source_of(genotypes: Any, name: str, where: str):
         if source.n_snps == 0:
             raise NtkmixedError(f"The {name!r} argument of {where} has no SNP column (shape {genotypes.shape}).")
         return source, None, [f"snp{j + 1}" for j in range(source.n_snps)]
-    values, ids, snp_names = coerce_genotypes(genotypes, name, where)
+    values, ids, snp_names = coerce_genotypes(genotypes, name, where, keep_integer=True)
     return ArraySource.from_dosages(values), ids, snp_names
 
 
@@ -281,7 +288,9 @@ def standardize_block(raw: np.ndarray, means: np.ndarray, inverse_sds: np.ndarra
         z = raw.astype(np.float64)
         z -= means
         z *= inverse_sds
-        z[raw < 0] = 0.0
+        missing = raw < 0  # a pass over one byte per call; the write only where there are any
+        if missing.any():
+            z[missing] = 0.0
         return z
     z = np.asarray(raw, dtype=np.float64) - means
     z *= inverse_sds

@@ -153,11 +153,13 @@ def column_statistics(values: np.ndarray, scale: str = "sample") -> tuple[np.nda
 
 
 def coerce_genotypes(
-    genotypes: Any, name: str, where: str
+    genotypes: Any, name: str, where: str, keep_integer: bool = False
 ) -> tuple[np.ndarray, pd.Index | None, list[str]]:
     """``(values, sample_ids or None, snp_names)`` from an array, a DataFrame indexed by
     sample ID, a PLINK prefix (str/Path) or any object with ``to_dataframe()``; the
-    values obey the genotype value rule of this module (checked here)."""
+    values obey the genotype value rule of this module (checked here). Values are
+    float64, except that ``keep_integer`` leaves integer dosages in their integer type
+    (a caller that stores int8 codes need not hold 8 bytes per genotype on the way)."""
     if isinstance(genotypes, (str,)) or hasattr(genotypes, "__fspath__"):
         from .plink import read_plink
 
@@ -165,9 +167,9 @@ def coerce_genotypes(
     if not isinstance(genotypes, (pd.DataFrame, np.ndarray)) and hasattr(genotypes, "to_dataframe"):
         genotypes = genotypes.to_dataframe()
     if isinstance(genotypes, pd.DataFrame):
-        values, ids, snp_names = _from_frame(genotypes, name, where)
+        values, ids, snp_names = _from_frame(genotypes, name, where, keep_integer)
     else:
-        values, ids, snp_names = _from_array(genotypes, name, where), None, None
+        values, ids, snp_names = _from_array(genotypes, name, where, keep_integer), None, None
     if values.shape[1] == 0:
         raise NtkmixedError(f"The {name!r} argument of {where} has no SNP column (shape {values.shape}).")
     snp_names = snp_names if snp_names is not None else [f"snp{j + 1}" for j in range(values.shape[1])]
@@ -219,7 +221,8 @@ def check_unique_snp_ids(snp_ids: pd.Index, name: str, where: str) -> None:
         )
 
 
-def _from_frame(frame: pd.DataFrame, name: str, where: str) -> tuple[np.ndarray, pd.Index, list[str]]:
+def _from_frame(frame: pd.DataFrame, name: str, where: str,
+                keep_integer: bool = False) -> tuple[np.ndarray, pd.Index, list[str]]:
     check_unique_snp_ids(frame.columns, name, where)
     # from the dtypes, not frame[c] per column: that costs seconds at 10⁴–10⁵ SNPs
     non_numeric = [c for c, dtype in zip(frame.columns, frame.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
@@ -238,11 +241,14 @@ def _from_frame(frame: pd.DataFrame, name: str, where: str) -> tuple[np.ndarray,
         raise NtkmixedError(
             f"The {name!r} argument of {where} has duplicated sample IDs in its index: {examples(list(dups))}."
         )
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    if keep_integer and len(frame.columns) and all(dtype.kind in "iu" for dtype in frame.dtypes):
+        values = frame.to_numpy()  # numpy integer columns: no missing values, no float copy
+    else:
+        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     return values, frame.index, [str(c) for c in frame.columns]
 
 
-def _from_array(genotypes: Any, name: str, where: str) -> np.ndarray:
+def _from_array(genotypes: Any, name: str, where: str, keep_integer: bool = False) -> np.ndarray:
     raw = genotypes if isinstance(genotypes, np.ndarray) else None
     if raw is None:
         try:
@@ -257,7 +263,8 @@ def _from_array(genotypes: Any, name: str, where: str) -> np.ndarray:
             "convert it to numbers first."
         )
     try:
-        values = np.asarray(genotypes, dtype=np.float64)
+        integer = keep_integer and raw is not None and raw.dtype.kind in "iu"
+        values = raw if integer else np.asarray(genotypes, dtype=np.float64)
     except (TypeError, ValueError):
         raise NtkmixedError(
             f"The {name!r} argument of {where} must be a numeric n×p array, a DataFrame indexed by "

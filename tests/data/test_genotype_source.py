@@ -8,6 +8,8 @@ import pytest
 from ntkmixed.data.genotype_source import (ArraySource, PlinkSource, StandardizedGenotypes, compact_dosages,
                                            dosages_from_stored, learn_standardization)
 from ntkmixed.data.genotypes import standardize
+from ntkmixed.data.genotype_source import source_of
+from ntkmixed.exceptions import NtkmixedError
 
 
 def _dosages(n=50, p=30, seed=0):
@@ -69,3 +71,22 @@ def test_read_plink_dask_is_the_fileset_read_lazily(tmp_path):
     array = nm.read_plink_dask(tmp_path / "g", snps_per_chunk=7)
     assert array.chunks[1] == (7, 7, 7, 7, 2)
     np.testing.assert_array_equal(array.compute(), G)
+
+
+def test_integer_dosages_are_stored_without_a_float_copy_and_still_checked(monkeypatch):
+    import pandas as pd
+
+    codes = np.random.default_rng(1).integers(0, 3, (40, 12)).astype(np.int8)
+    frame = pd.DataFrame(codes, index=[f"s{i}" for i in range(40)], columns=[f"rs{j}" for j in range(12)])
+    float_copies = []
+    original = pd.DataFrame.to_numpy
+    monkeypatch.setattr(pd.DataFrame, "to_numpy", lambda self, *a, **k: float_copies.append(k.get("dtype")) or original(self, *a, **k))
+    for genotypes in (frame, codes):
+        source, _, _ = source_of(genotypes, "genotypes", "fit")
+        assert source.values.dtype == np.int8 and source.values.flags.f_contiguous
+        np.testing.assert_array_equal(source.read(0, 12), codes)
+        np.testing.assert_array_equal(source.read_columns(np.arange(3, 7)), codes[:, 3:7])
+        np.testing.assert_array_equal(source.read_columns(np.array([0, 5, 2])), codes[:, [0, 5, 2]])
+    assert np.float64 not in float_copies
+    with pytest.raises(NtkmixedError, match="dosages in \\[0, 2\\].*-9 is PLINK's missing code"):
+        source_of(frame.replace(0, -9).astype(np.int8), "genotypes", "fit")
