@@ -138,9 +138,10 @@ def column_statistics(values: np.ndarray, scale: str = "sample") -> tuple[np.nda
     computation behind every standardisation, in memory or streamed in blocks."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
-        means = np.nanmean(values, axis=0)
+        complete = not np.isnan(values).any()  # the nan-functions copy the block: 5× slower
+        means = np.mean(values, axis=0) if complete else np.nanmean(values, axis=0)
         if scale == "sample":
-            sds = np.nanstd(values, axis=0)
+            sds = np.std(values, axis=0) if complete else np.nanstd(values, axis=0)
         elif scale == "binomial":
             freq = means / 2.0
             sds = np.sqrt(2.0 * freq * (1.0 - freq))
