@@ -208,6 +208,8 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=20000)
     parser.add_argument("--power-reps", type=int, default=100)
     parser.add_argument("--power-h2", type=float, default=0.04)
+    parser.add_argument("--power-kernels", nargs="+", default=["GRM", "NTK_inf", "NTK_w2000"],
+                        choices=["GRM", "NTK_inf", "NTK_w2000"])
     parser.add_argument("--typeone-reps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
@@ -222,6 +224,7 @@ def main() -> None:
     if "power" in args.parts:
         kernels = {"GRM": nm.GRM(), "NTK_inf": nm.NTK(depth=2, width=None, name="NTK_inf"),
                    "NTK_w2000": nm.NTK(depth=2, width=2000, seed=1, name="NTK_w2000")}
+        kernels = {name: kernels[name] for name in args.power_kernels}
         results["power"] = part_power(args.power_reps, args.power_h2, args.seed, kernels)
     if "typeone" in args.parts:
         results["typeone"] = part_typeone(args.typeone_reps, args.seed)

@@ -46,6 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import loadavg, reset_peak, status_kib  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "ntk_scale" / "results.jsonl"
 KERNELS = {
@@ -101,25 +104,6 @@ def dataset(n: int, p: int, structure: str = "unrelated", seed: int = 1):
     return data, G, test
 
 
-# --- memory ------------------------------------------------------------------------------
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-
-
-def loadavg() -> str:
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
-
-
 # --- one configuration -------------------------------------------------------------------
 def kernel_of(config: dict):
     import ntkmixed as nm
@@ -154,8 +138,8 @@ def run(config: dict) -> dict:
     data, G, test = dataset(config["n"], config["p"], config.get("structure", "unrelated"), config.get("seed", 1))
     train, held_out = data.loc[~test], data.loc[test]
     out = dict(config, load_before=loadavg())
-    _reset_peak()
-    baseline = _status_kib("VmRSS:")
+    reset_peak()
+    baseline = status_kib("VmRSS:")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -179,7 +163,7 @@ def run(config: dict) -> dict:
             predicted = res.predict(held_out, G.loc[held_out.index])
             out["test_cor"] = float(np.corrcoef(predicted, held_out["y"])[0, 1])
     out["seconds"] = time.perf_counter() - start
-    out["peak_extra_gib"] = (_status_kib("VmHWM:") - baseline) / 2**20
+    out["peak_extra_gib"] = (status_kib("VmHWM:") - baseline) / 2**20
     out["load_after"] = loadavg()
     return out
 
@@ -300,8 +284,8 @@ def run_hodlr(config: dict) -> dict:
         model = nm.KernelLMM.from_formula("y ~ sex", data, G, kernel=kernel)
     operator = model.trained_kernels[0].operator
     y, X = model.design.y, model.design.X
-    _reset_peak()
-    baseline = _status_kib("VmRSS:")
+    reset_peak()
+    baseline = status_kib("VmRSS:")
     start = time.perf_counter()
     if config["engine"] == "dense":
         from ntkmixed.estimation.operators import DenseOperator
@@ -314,7 +298,7 @@ def run_hodlr(config: dict) -> dict:
     fit = reml(problem)
     out["seconds"] = time.perf_counter() - start
     out["h2"] = float(fit.theta[0] / fit.theta.sum())
-    out["peak_extra_gib"] = (_status_kib("VmHWM:") - baseline) / 2**20
+    out["peak_extra_gib"] = (status_kib("VmHWM:") - baseline) / 2**20
     out["load_after"] = loadavg()
     return out
 

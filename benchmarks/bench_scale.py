@@ -40,6 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import loadavg, reset_peak, status_kib  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "scale" / "results.jsonl"
 FASTLMM_PYTHON = "/work/venvs/fastlmm/bin/python"
@@ -83,39 +86,20 @@ def simulate(n: int, p: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return data, pd.DataFrame(G, index=ids, columns=[f"rs{j}" for j in range(p)])
 
 
-# --- memory ------------------------------------------------------------------------------
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-
-
-def loadavg() -> str:
-    with open("/proc/loadavg") as handle:
-        return " ".join(handle.read().split()[:3])
-
-
 # --- one configuration -------------------------------------------------------------------
 def run_engine(config: dict) -> dict:
     import ntkmixed as nm
 
     data, G = simulate(config["n"], config["p"], config["seed"])
-    _reset_peak()
-    baseline = _status_kib("VmRSS:")
+    reset_peak()
+    baseline = status_kib("VmRSS:")
     out = {**config, "load_before": loadavg()}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = nm.fit("y ~ sex", data, genotypes=G, method=config["method"], engine=config["engine"],
                      probes=config.get("probes"), seed=config["seed"], progress=False)
-    out.update(seconds=time.perf_counter() - start, peak_extra_gib=(_status_kib("VmHWM:") - baseline) / 2**20,
+    out.update(seconds=time.perf_counter() - start, peak_extra_gib=(status_kib("VmHWM:") - baseline) / 2**20,
                h2=res.h2, h2_se=res.h2_se, engine_used=res.engine, load_after=loadavg())
     info = dict(getattr(res, "engine_info", {}) or {})
     out["h2_mc_se"] = info.get("h2_mc_se")
