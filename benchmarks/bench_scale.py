@@ -116,7 +116,7 @@ def run_fastlmm(config: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "g")
         ids = list(data.index)
-        to_bed(prefix + ".bed", G.to_numpy(), properties={"fid": ids, "iid": ids, "chromosome": ["1"] * config["p"],
+        to_bed(prefix + ".bed", G.to_numpy().copy(), properties={"fid": ids, "iid": ids, "chromosome": ["1"] * config["p"],
                                                           "sid": list(G.columns), "bp_position": np.arange(config["p"]) + 1})
         pd.DataFrame({"fid": ids, "iid": ids, "y": data["y"]}).to_csv(prefix + ".pheno", sep=" ", header=False, index=False)
         pd.DataFrame({"fid": ids, "iid": ids, "sex": data["sex"]}).to_csv(prefix + ".cov", sep=" ", header=False, index=False)
