@@ -37,8 +37,8 @@ from ._linalg import inverse_pd
 
 LOG = logging.getLogger("ntkmixed")
 
-#: Hutchinson probes (see benchmarks/README.md, "Matrix-free": at n = 100 000 the
-#: Monte-Carlo SE of h² with 50 probes is a small fraction of its statistical SE)
+#: Hutchinson probes. Too few where n ≫ SNPs: at n = 100 000 and 10 000 SNPs, 50 probes
+#: left a Monte-Carlo SE of h² of 0.11 (benchmarks/README.md, "Large n"); see engine_info
 DEFAULT_PROBES = 50
 #: relative residual at which CG stops
 DEFAULT_CG_TOL = 1e-6
