@@ -152,6 +152,20 @@ class InstanceOf(Constraint):
         return isinstance(value, self.types)
 
 
+class SeedEntropy(Constraint):
+    """A non-empty list or tuple of integers in [0, 2**63 − 1]: the entropy numpy's
+    ``SeedSequence`` mixes, so that experiments can name a stream as (seed, replicate, …)."""
+
+    description = "a non-empty list of such integers"
+
+    def accepts(self, value: Any) -> bool:
+        element = Interval("int", 0, MAX_SEED)
+        return isinstance(value, (list, tuple)) and len(value) > 0 and all(element.accepts(v) for v in value)
+
+    def convert(self, value: Any) -> list[int]:
+        return [int(v) for v in value]
+
+
 class _NoneConstraint(Constraint):
     description = "None"
 
@@ -212,9 +226,12 @@ def check_positive_float(value: Any, name: str, where: str, allow_zero: bool = F
     return check(value, name, where, Interval("real", 0, None, closed="left" if allow_zero else "neither"))
 
 
-def check_seed(value: Any, name: str, where: str, allow_none: bool = False) -> int | None:
-    """A seed for numpy and torch generators: an integer in [0, 2**63 − 1]."""
-    return check(value, name, where, [Interval("int", 0, MAX_SEED)] + ([None] if allow_none else []))
+def check_seed(value: Any, name: str, where: str, allow_none: bool = False,
+               allow_sequence: bool = False) -> int | list[int] | None:
+    """A seed for numpy and torch generators: an integer in [0, 2**63 − 1]; with
+    ``allow_sequence`` (numpy-only generators) also a list of them."""
+    spec = [Interval("int", 0, MAX_SEED)] + ([SeedEntropy()] if allow_sequence else []) + ([None] if allow_none else [])
+    return check(value, name, where, spec)
 
 
 def check_flag(value: Any, name: str, where: str, allow_none: bool = False) -> bool | None:

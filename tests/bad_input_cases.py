@@ -874,6 +874,20 @@ bad("simulate", "n_causal 0", ("'n_causal'", "0"))(lambda w: nm.simulate.phenoty
 bad("simulate", "n_causal above p", ("'n_causal'", "31"))(lambda w: nm.simulate.phenotype(w.G, n_causal=31))
 bad("simulate", "seed as text", ("'seed'", "'a'"))(lambda w: nm.simulate.phenotype(w.G, seed="a"))
 bad("simulate", "seed negative", ("'seed'", "-1"))(lambda w: nm.simulate.phenotype(w.G, seed=-1))
+bad("simulate", "seed list with a negative entry", ("'seed'", "list", "-1"))(
+    lambda w: nm.simulate.phenotype(w.G, seed=[3, -1]))
+bad("simulate", "seed empty list", ("'seed'", "[]"))(lambda w: nm.simulate.phenotype(w.G, seed=[]))
+bad("simulate", "from_kernel seed negative", ("'seed'", "-1"))(
+    lambda w: nm.simulate.from_kernel(np.eye(4), seed=-1))
+
+
+@ok("simulate", "a list seed names one reproducible stream")
+def _(w):
+    first, again = (nm.simulate.phenotype(w.G, seed=[7, 2]).y for _ in range(2))
+    other = nm.simulate.phenotype(w.G, seed=[7, 3]).y
+    assert first.equals(again) and not first.equals(other)
+
+
 bad("simulate", "-9 in the genotypes", ("'genotypes'", "[0, 2]", "-9"))(
     lambda w: nm.simulate.phenotype(with_cell(w.G, 0, "rs0", -9.0)))
 bad("simulate", "unknown causal SNP", ("'snps'", "'rs99'"))(lambda w: nm.simulate.phenotype(w.G, snps=["rs99"]))

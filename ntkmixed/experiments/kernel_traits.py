@@ -7,12 +7,13 @@ estimator, so it is where estimates and intervals must be calibrated
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_seed
 from ..exceptions import NtkmixedError
 from ..kernels.diagnostics import sample_variance_factor
 
@@ -49,7 +50,8 @@ class KernelTraits:
         return (genetic / (genetic + noise)).rename("realized_h2")
 
 
-def from_kernel(K, h2: float = 0.5, n_traits: int = 1, seed: int | None = None, ids=None) -> KernelTraits:
+def from_kernel(K, h2: float = 0.5, n_traits: int = 1, seed: int | Sequence[int] | None = None,
+                ids=None) -> KernelTraits:
     """Draw traits y = g + e from the model with kernel ``K`` at sample-variance heritability
     ``h2``: σ²_g = h2 / D, σ²_e = 1 − h2, g = U diag(√(σ²_g s)) z with K = U diag(s) Uᵀ
     (negative round-off eigenvalues set to 0), everything from one seeded generator.
@@ -80,6 +82,7 @@ def from_kernel(K, h2: float = 0.5, n_traits: int = 1, seed: int | None = None, 
     if isinstance(h2, bool) or not isinstance(h2, (int, float, np.floating)) or not 0 <= h2 <= 1:
         raise NtkmixedError(f"The 'h2' parameter of {where} must be a number in [0, 1]. Got {h2!r} instead.")
     n_traits = check_positive_int(n_traits, "n_traits", where)
+    seed = check_seed(seed, "seed", where, allow_none=True, allow_sequence=True)
     n = matrix.shape[0]
     index = pd.Index([f"id{i + 1}" for i in range(n)]) if ids is None else pd.Index(ids)
     if len(index) != n:

@@ -190,7 +190,7 @@ def phenotype(
     n_causal: int | None = None,
     snps: Sequence[str] | Sequence[int] | None = None,
     genetic_variance: float = 1.0,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     **params: float,
 ) -> SimulatedPhenotype:
     """Simulate a phenotype from genotypes under one of the five scenarios.
@@ -212,7 +212,8 @@ def phenotype(
     genetic_variance
         In-sample variance σ²_g of the additive value g before ``f`` is applied.
     seed
-        Seed of the ``numpy.random.Generator`` that draws the causal set, β and the noise.
+        Seed of the ``numpy.random.Generator`` that draws the causal set, β and the noise:
+        an integer, or a list of them naming one stream (e.g. ``[seed, replicate]``).
     **params
         Scenario parameters: ``curvature`` (hyperbolic), ``gamma`` (power), ``optimum``
         (ricker).
@@ -230,7 +231,7 @@ def phenotype(
     if h2 > 1.0:
         raise NtkmixedError(f"The 'h2' parameter of {where} must lie in [0, 1]. Got {h2!r} instead.")
     genetic_variance = check_positive_float(genetic_variance, "genetic_variance", where)
-    seed = check_seed(seed, "seed", where, allow_none=True)
+    seed = check_seed(seed, "seed", where, allow_none=True, allow_sequence=True)
     matrix, ids, snp_names = coerce_genotypes(genotypes, "genotypes", where)
     if ids is None:
         ids = pd.Index([f"id{i + 1}" for i in range(matrix.shape[0])])
@@ -305,7 +306,7 @@ def genotypes(
     n: int,
     p: int,
     *,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     method: Literal["msprime", "binomial"] = "msprime",
     min_maf: float = 0.05,
 ) -> pd.DataFrame:
@@ -324,8 +325,9 @@ def genotypes(
         Number of people (≥ 2).
     p : int
         Number of SNPs.
-    seed : int, optional
-        Seed of the simulation (msprime's random seed or ``numpy.random.default_rng``).
+    seed : int or list of int, optional
+        Seed of the ``numpy.random.Generator`` that draws the simulation (and msprime's
+        seeds).
     method : {"msprime", "binomial"}, default "msprime"
         Coalescent with LD, or independent SNPs.
     min_maf : float, default 0.05
@@ -341,7 +343,7 @@ def genotypes(
     p = check_positive_int(p, "p", where)
     method = check_option(method, "method", ("msprime", "binomial"), where)
     min_maf = check_positive_float(min_maf, "min_maf", where)
-    seed = check_seed(seed, "seed", where, allow_none=True)
+    seed = check_seed(seed, "seed", where, allow_none=True, allow_sequence=True)
     if min_maf >= 0.5:
         raise NtkmixedError(f"The 'min_maf' parameter of {where} must be below 0.5. Got {min_maf!r}.")
     if method == "binomial":
