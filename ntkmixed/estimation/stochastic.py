@@ -1,6 +1,9 @@
 """Variance components with stochastic traces, for the matrix-free engine
 (:mod:`.engines.matrix_free`). Notation as in :mod:`.minque`; Z is the n×B matrix of
 Rademacher probes (E[z zᵀ] = I, so tr A ≈ (1/B) Σ_b z_bᵀ A z_b), the same at every step.
+Every trace is in fact taken over the problem's ``trace_columns`` [Π⊥Z, D]: exactly on the
+kernels' top eigenvectors D, by Hutchinson on the rest, the probe averages below read as
+``problem.per_probe`` means.
 
 * :func:`rhe_minque0` — MINQUE0 = Haseman–Elston: S_ij = tr(M K_i M K_j) ≈
   (1/B) Σ_b (K_i M z_b)ᵀ M (K_j M z_b); q, tr(M K_i) and S_ee = n − k are exact. One pass
@@ -17,8 +20,10 @@ Rademacher probes (E[z zᵀ] = I, so tr A ≈ (1/B) Σ_b z_bᵀ A z_b), the same
 
 Monte-Carlo error: θ̂ is fixed by exact q and estimated traces, so with per-probe
 estimates g_b (of Ŝθ̂ for MINQUE, of t for REML), Cov_MC(θ̂) ≈ Ŝ⁻¹ Cov(ḡ) Ŝ⁻¹ — reported
-with the SEs of the traces in ``engine_info``. The covariance of θ̂ of the iterative
-estimators is 2 Ŝ⁻¹ at the estimate (the inverse Fisher information).
+with the SEs of the traces in ``engine_info``, and added to the statistical covariance
+(the jackknife's replicates share the probes, so they do not see it): the reported
+Cov(θ̂) is jackknife + MC for MINQUE0, 2 Ŝ⁻¹ (the inverse Fisher information) + MC for the
+iterative estimators.
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ LOG = logging.getLogger("ntkmixed")
 def rhe_minque0(problem, *, constrain: bool = True, tol: float = 1e-8, max_iter: int = 200,
                 jackknife: bool = True) -> VarianceFit:
     """Randomised MINQUE0 with block-jackknife SEs (``tol``/``max_iter`` unused)."""
-    B, c = problem.n_probes, len(problem.operators)
-    W, u = problem.project(problem.probes), problem.project(problem.y)
+    c = len(problem.operators)
+    W, u = problem.project(problem.trace_columns), problem.project(problem.y)
+    B = W.shape[1]  # trace columns: probes and deflation directions
     R = np.column_stack([W, u, problem.Q])
     blocked = all(isinstance(op, BlockFactorOperator) for op in problem.operators)
     if blocked:
@@ -58,11 +64,12 @@ def rhe_minque0(problem, *, constrain: bool = True, tol: float = 1e-8, max_iter:
         traces = np.array([float(np.sum(op.diagonal())) for op in problem.operators])
         traces_q = np.array([float(np.sum(problem.Q * Ti[:, B + 1 :])) for Ti in T])
     MT = [problem.project(Ti[:, :B]) for Ti in T]
-    per_probe = np.array([[np.einsum("ij,ij->j", T[i][:, :B], MT[l]) for l in range(c)] for i in range(c)])  # c×c×B
+    per_column = np.array([[np.einsum("ij,ij->j", T[i][:, :B], MT[l]) for l in range(c)] for i in range(c)])
+    per_probe = problem.per_probe(per_column)  # c × c × probes
     S, q = _minque0_equations(per_probe.mean(axis=2), q_kernels, traces, traces_q, float(u @ u), problem.n - problem.k)
     theta, boundary = solve_nonnegative(S, q, constrain)
     free_theta = np.linalg.solve(S, q)
-    S_probe = np.repeat(S[:, :, None], B, axis=2)
+    S_probe = np.repeat(S[:, :, None], per_probe.shape[2], axis=2)
     S_probe[:c, :c] = (per_probe + np.transpose(per_probe, (1, 0, 2))) / 2
     mc_cov = _mc_cov(S, S_probe, free_theta)
     problem.info.update({"method": "randomised Haseman-Elston (MINQUE0)",
@@ -70,9 +77,13 @@ def rhe_minque0(problem, *, constrain: bool = True, tol: float = 1e-8, max_iter:
                          "h2_mc_se": _h2_se(theta, mc_cov)})
     cov = np.full((c + 1, c + 1), np.nan)
     if blocked and jackknife:
-        cov = _jackknife_cov(problem, blocks, per_probe, MT, q_kernels, traces, traces_q, float(u @ u))
+        problem.jackknife_cov = _jackknife_cov(problem, blocks, per_column, MT, q_kernels, traces, traces_q,
+                                               float(u @ u))
+        # the replicates share the probes, so they miss the Monte-Carlo error: add it
+        cov = problem.jackknife_cov + mc_cov
         problem.info["jackknife_blocks"] = len(blocks)
-        problem.info["se_method"] = "block jackknife over SNP blocks"
+        problem.info["theta_jackknife_se"] = _se(problem.jackknife_cov).tolist()
+        problem.info["se_method"] = "block jackknife over SNP blocks plus the Monte-Carlo variance of the traces"
     else:  # no SNP blocks to leave out: the SEs stay NaN rather than guessed
         problem.info["se_method"] = "none: the block jackknife needs kernels streamed in SNP blocks"
     LOG.info("minque0 (randomised HE, %d probes): theta = %s", B, _show(theta))
@@ -111,7 +122,7 @@ def _minque0_equations(S_kernels, q_kernels, traces, traces_q, q_residual, dof):
     return S, np.append(q_kernels, q_residual)
 
 
-def _jackknife_cov(problem, blocks, per_probe, MT, q_kernels, traces, traces_q, q_residual):
+def _jackknife_cov(problem, blocks, per_column, MT, q_kernels, traces, traces_q, q_residual):
     G_blocks = [b["G"] for b in blocks]
     _, d = joint_block_pass(problem.operators, functools.partial(
         _rhe_jackknife_block, MT_all=np.hstack(MT), G_blocks=G_blocks), min_blocks=len(blocks))
@@ -119,7 +130,7 @@ def _jackknife_cov(problem, blocks, per_probe, MT, q_kernels, traces, traces_q, 
     for j, block in enumerate(blocks):
         a, t, e = np.array(block["a"]), np.array(block["t"]), np.array(block["e"])
         scale = traces / (traces - t)
-        left_out = per_probe - d[j] - np.transpose(d[j], (1, 0, 2)) + block["cross"]
+        left_out = problem.per_probe(per_column - d[j] - np.transpose(d[j], (1, 0, 2)) + block["cross"])
         S_kernels = np.outer(scale, scale) * left_out.mean(axis=2)
         S, q = _minque0_equations(S_kernels, scale * (q_kernels - a), scale * (traces - t),
                                   scale * (traces_q - e), q_residual, problem.n - problem.k)
@@ -134,7 +145,7 @@ def _jackknife_cov(problem, blocks, per_probe, MT, q_kernels, traces, traces_q, 
 def _minque_pieces(problem, weights: np.ndarray, need_S: bool):
     """Exact q, per-probe traces t_i,b = z_bᵀ K_i P z_b and (``need_S``) per-probe
     Ŝ_ij,b = (K_i P z_b)ᵀ (P K_j z_b) at V(weights)."""
-    Z, c = problem.probes, len(problem.operators)
+    Z, c = problem.trace_columns, len(problem.operators)
     extra = [Z] + (problem.kernel_probes() if need_S else [])
     _, _, Py, P_extra = problem.gls(weights, np.hstack(extra), label="minque" if need_S else "reml")
     B = Z.shape[1]
@@ -143,12 +154,12 @@ def _minque_pieces(problem, weights: np.ndarray, need_S: bool):
     KPZ = [v[:, :B] for v in products] + [PZ]  # residual: K = I
     KPy = [v[:, B] for v in products] + [Py]
     q = np.array([float(Py @ v) for v in KPy])
-    t = np.array([np.einsum("ij,ij->j", Z, v) for v in KPZ])  # (c+1) × B
+    t = problem.per_probe(np.array([np.einsum("ij,ij->j", Z, v) for v in KPZ]))  # (c+1) × probes
     S = None
     if need_S:
         PKZ = [P_extra[:, B * (1 + i) : B * (2 + i)] for i in range(c)] + [PZ]
         S = np.array([[np.einsum("ij,ij->j", KPZ[i], PKZ[l]) for l in range(c + 1)] for i in range(c + 1)])
-        S = (S + np.transpose(S, (1, 0, 2))) / 2
+        S = problem.per_probe((S + np.transpose(S, (1, 0, 2))) / 2)
     return q, t, S, Py, KPy
 
 
@@ -184,7 +195,7 @@ def stochastic_minque1(problem, *, constrain: bool = True, tol: float = 1e-8, ma
     S = S_probe.mean(axis=2)
     mc_cov = _mc_cov(S, S_probe, theta)
     _record(problem, "iterated MINQUE, Hutchinson traces", S, t, mc_cov, theta)
-    return VarianceFit(theta, 2.0 * np.linalg.inv(S), "minque1", converged, iteration, change, boundary, constrain,
+    return VarianceFit(theta, 2.0 * np.linalg.inv(S) + mc_cov, "minque1", converged, iteration, change, boundary, constrain,
                        float("nan"), history)
 
 
@@ -220,7 +231,7 @@ def stochastic_reml(problem, *, constrain: bool = True, tol: float = 1e-8, max_i
     mc_cov = np.linalg.solve(S, np.linalg.solve(S, np.cov(t) / t.shape[1]).T)
     _record(problem, "AI-REML, Hutchinson traces", S, t, mc_cov, theta)
     problem.info["score_at_estimate"] = (-0.5 * (t.mean(axis=1) - q)).tolist()
-    return VarianceFit(theta, 2.0 * np.linalg.inv(S), "reml", converged, iteration, change, fixed, constrain,
+    return VarianceFit(theta, 2.0 * np.linalg.inv(S) + mc_cov, "reml", converged, iteration, change, fixed, constrain,
                        float("nan"), history)
 
 
@@ -258,7 +269,8 @@ def _record(problem, method: str, S, t, mc_cov, theta) -> None:
     relative = t.std(axis=1, ddof=1) / np.sqrt(t.shape[1]) / np.abs(t.mean(axis=1))
     problem.info.update({"method": method, "trace_mc_relative_se": relative.tolist(),
                          "theta_mc_se": _se(mc_cov).tolist(), "h2_mc_se": _h2_se(theta, mc_cov),
-                         "se_method": "inverse Fisher information 2 S⁻¹ (S by Hutchinson)"})
+                         "se_method": "inverse Fisher information 2 S⁻¹ (S by Hutchinson) plus the "
+                                      "Monte-Carlo variance of the traces"})
 
 
 def _trace_se(per_probe: np.ndarray) -> np.ndarray:
