@@ -11,7 +11,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 ROOT = Path(__file__).resolve().parents[2]
-VIGNETTES = ("getting-started-python", "getting-started-R", "paper_simulation")
+VIGNETTES = ("getting-started-python", "getting-started-R", "paper_simulation", "heritability")
 
 logger = logging.getLogger(__name__)
 
