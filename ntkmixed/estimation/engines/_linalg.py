@@ -46,3 +46,28 @@ def profiled_reml(problem, state) -> tuple[float, float]:
     _, logdet_xvx = logdet_pd(state.XtViX)
     loglik = -0.5 * (dof * (LOG_2PI + 1.0 + np.log(tau)) + state.logdet_v + logdet_xvx - problem.logdet_xtx)
     return float(loglik), tau
+
+
+class FactoredGLSState:
+    """The GLS answers of an engine state that factorised V itself: from its
+    ``positive_definite``, ``logdet_v``, ``XtViX``, ``C`` (= (XᵀV⁻¹X)⁻¹), ``beta_hat`` and
+    ``p`` (= P y), with ``problem`` offering ``n``, ``k``, ``y`` and ``logdet_xtx``."""
+
+    def reml_loglik(self) -> float:
+        if not self.positive_definite:
+            return float("nan")
+        n, k = self.problem.n, self.problem.k
+        sign, logdet_xvx = logdet_pd(self.XtViX)
+        if sign <= 0:
+            return float("nan")
+        quad = float(self.problem.y @ self.p)
+        return -0.5 * ((n - k) * LOG_2PI + self.logdet_v + logdet_xvx - self.problem.logdet_xtx + quad)
+
+    def beta(self) -> np.ndarray:
+        return self.beta_hat
+
+    def cov_beta(self) -> np.ndarray:
+        return self.C
+
+    def Py(self) -> np.ndarray:
+        return self.p

@@ -27,7 +27,7 @@ import scipy.linalg
 
 from ..diagonal_low_rank import DiagonalPlusLowRankOperator
 from ..operators import KernelOperator
-from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx, profiled_reml
+from ._linalg import FactoredGLSState, inverse_pd, logdet_xtx, profiled_reml
 from ._lowrank_algebra import LowRankUpdate, power_traces, weighted_gram
 
 
@@ -100,7 +100,7 @@ class DiagonalLowRankProblem:
         return profiled_reml(self, self.state(np.array([h, 1.0 - h])))
 
 
-class DiagonalLowRankState:
+class DiagonalLowRankState(FactoredGLSState):
     def __init__(self, problem: DiagonalLowRankProblem, weights: np.ndarray):
         self.problem = problem
         self.weights = weights
@@ -252,25 +252,6 @@ class DiagonalLowRankState:
             for j in range(i, 2):
                 out[i, j] = out[j, i] = 2.0 * chains[i].trace_product(chains[j])
         return out
-
-    def reml_loglik(self) -> float:
-        if not self.positive_definite:
-            return float("nan")
-        n, k = self.problem.n, self.problem.k
-        sign, logdet_xvx = logdet_pd(self.XtViX)
-        if sign <= 0:
-            return float("nan")
-        quad = float(self.problem.y @ self.p)
-        return -0.5 * ((n - k) * LOG_2PI + self.logdet_v + logdet_xvx - self.problem.logdet_xtx + quad)
-
-    def beta(self) -> np.ndarray:
-        return self.beta_hat
-
-    def cov_beta(self) -> np.ndarray:
-        return self.C
-
-    def Py(self) -> np.ndarray:
-        return self.p
 
     def blup(self, component: int) -> np.ndarray:
         self._check_genetic(component)

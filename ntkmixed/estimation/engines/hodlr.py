@@ -30,7 +30,7 @@ from ...exceptions import NtkmixedError
 from ..operators import KernelOperator
 from ._hodlr_factor import HODLRFactor
 from ._hodlr_matrix import compress
-from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx, profiled_reml
+from ._linalg import FactoredGLSState, inverse_pd, logdet_xtx, profiled_reml
 from ._lowrank_algebra import power_traces
 
 _SEED_PROBE = 12345
@@ -198,7 +198,7 @@ def _summary(ranks: list[int]) -> dict:
 SMALL_BLOCKS = 256
 
 
-class HODLRState:
+class HODLRState(FactoredGLSState):
     def __init__(self, problem: HODLRProblem, weights: np.ndarray):
         self.problem = problem
         self.weights = weights
@@ -265,25 +265,6 @@ class HODLRState:
             for j in range(2):
                 out[i, j] = 2.0 * (c[i] * c[j] * vqvq + (c[i] * e[j] + e[i] * c[j]) * qvq + e[i] * e[j] * qq)
         return out
-
-    def reml_loglik(self) -> float:
-        if not self.positive_definite:
-            return float("nan")
-        n, k = self.problem.n, self.problem.k
-        sign, logdet_xvx = logdet_pd(self.XtViX)
-        if sign <= 0:
-            return float("nan")
-        quad = float(self.problem.y @ self.p)
-        return -0.5 * ((n - k) * LOG_2PI + self.logdet_v + logdet_xvx - self.problem.logdet_xtx + quad)
-
-    def beta(self) -> np.ndarray:
-        return self.beta_hat
-
-    def cov_beta(self) -> np.ndarray:
-        return self.C
-
-    def Py(self) -> np.ndarray:
-        return self.p
 
     def blup(self, component: int) -> np.ndarray:
         self._check_genetic(component)
