@@ -48,10 +48,24 @@ def profiled_reml(problem, state) -> tuple[float, float]:
     return float(loglik), tau
 
 
-class FactoredGLSState:
-    """The GLS answers of an engine state that factorised V itself: from its
-    ``positive_definite``, ``logdet_v``, ``XtViX``, ``C`` (= (XᵀV⁻¹X)⁻¹), ``beta_hat`` and
-    ``p`` (= P y), with ``problem`` offering ``n``, ``k``, ``y`` and ``logdet_xtx``."""
+class GLSAnswers:
+    """β̂, its covariance and P y of an engine state that holds them as ``beta_hat``,
+    ``C`` (= (XᵀV⁻¹X)⁻¹) and ``p`` (= P y)."""
+
+    def beta(self) -> np.ndarray:
+        return self.beta_hat
+
+    def cov_beta(self) -> np.ndarray:
+        return self.C
+
+    def Py(self) -> np.ndarray:
+        return self.p
+
+
+class FactoredGLSState(GLSAnswers):
+    """The GLS answers and REML likelihood of an engine state that factorised V itself:
+    from its ``positive_definite``, ``logdet_v`` and ``XtViX`` besides :class:`GLSAnswers`'
+    attributes, with ``problem`` offering ``n``, ``k``, ``y`` and ``logdet_xtx``."""
 
     def reml_loglik(self) -> float:
         if not self.positive_definite:
@@ -62,12 +76,3 @@ class FactoredGLSState:
             return float("nan")
         quad = float(self.problem.y @ self.p)
         return -0.5 * ((n - k) * LOG_2PI + self.logdet_v + logdet_xvx - self.problem.logdet_xtx + quad)
-
-    def beta(self) -> np.ndarray:
-        return self.beta_hat
-
-    def cov_beta(self) -> np.ndarray:
-        return self.C
-
-    def Py(self) -> np.ndarray:
-        return self.p

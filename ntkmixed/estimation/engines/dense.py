@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg
 
 from ..operators import KernelOperator, as_operator
-from ._linalg import LOG_2PI, inverse_pd, logdet_pd, logdet_xtx
+from ._linalg import LOG_2PI, GLSAnswers, inverse_pd, logdet_pd, logdet_xtx
 
 
 class DenseProblem:
@@ -83,7 +83,7 @@ class DenseProblem:
         return DenseState(self, np.asarray(weights, dtype=np.float64))
 
 
-class DenseState:
+class DenseState(GLSAnswers):
     def __init__(self, problem: DenseProblem, weights: np.ndarray):
         self.problem = problem
         self.weights = weights
@@ -156,15 +156,6 @@ class DenseState:
         score = np.array([-0.5 * (np.trace(pk) - float(self.p @ v)) for pk, v in zip(PK, Kp)])
         ai = 0.5 * np.array([[float(a @ b) for b in PKp] for a in Kp])
         return score, ai
-
-    def beta(self) -> np.ndarray:
-        return self.beta_hat
-
-    def cov_beta(self) -> np.ndarray:
-        return self.C
-
-    def Py(self) -> np.ndarray:
-        return self.p
 
     def blup(self, component: int) -> np.ndarray:
         return self.weights[component] * (self.problem.kernels[component] @ self.p)

@@ -37,7 +37,7 @@ from ..block_factor import BlockFactorOperator
 from ..cg import conjugate_gradients
 from ..operators import KernelOperator
 from ..preconditioner import LowRankPreconditioner, nystrom_factor
-from ._linalg import inverse_pd
+from ._linalg import GLSAnswers, inverse_pd
 
 LOG = logging.getLogger("ntkmixed")
 
@@ -195,7 +195,7 @@ class MatrixFreeProblem:
         return info
 
 
-class MatrixFreeState:
+class MatrixFreeState(GLSAnswers):
     """β̂, P y and BLUPs at fixed weights (one CG solve, one pass for the BLUPs)."""
 
     def __init__(self, problem: MatrixFreeProblem, weights: np.ndarray):
@@ -204,15 +204,6 @@ class MatrixFreeState:
         self.positive_definite = bool(weights[-1] > 0 and np.all(weights[:-1] >= 0))
         self.C, self.beta_hat, self.p, _ = problem.gls(weights)
         self._blups: list[np.ndarray] | None = None
-
-    def beta(self) -> np.ndarray:
-        return self.beta_hat
-
-    def cov_beta(self) -> np.ndarray:
-        return self.C
-
-    def Py(self) -> np.ndarray:
-        return self.p
 
     def q(self) -> np.ndarray:
         Kp = self.problem.kernel_products(self.p)
