@@ -41,8 +41,9 @@ from ._linalg import GLSAnswers, inverse_pd
 
 LOG = logging.getLogger("ntkmixed")
 
-#: Hutchinson probes. Too few where n ≫ SNPs: at n = 100 000 and 10 000 SNPs, 50 probes
-#: left a Monte-Carlo SE of h² of 0.11 (benchmarks/README.md, "Large n"); see engine_info
+#: Hutchinson probes. With the deflation below, 50 left a Monte-Carlo SE of h² of 0.001
+#: at n = 100 000 × 10 000 SNPs (0.11 without it; benchmarks/README.md, "Large n"); the
+#: SE is reported in engine_info and included in the reported SEs
 DEFAULT_PROBES = 50
 #: relative residual at which CG stops
 DEFAULT_CG_TOL = 1e-6
