@@ -37,7 +37,7 @@ _EXPORTS = {
     "KRRResults": "models",
     "read_plink": "data.plink",
     "Genotypes": "data.plink",
-    "read_plink_dask": "data.genotype_source",
+    "read_plink_dask": "data.plink_dask",
     "read_pheno": "data.phenotypes",
     "read_covar": "data.phenotypes",
     "compare": "experiments.comparison",

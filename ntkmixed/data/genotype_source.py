@@ -10,7 +10,8 @@ reads any range of SNP columns as float64 (NaN for a missing call):
   blocks read from the .bed on demand;
 * :class:`DaskSource` — a ``dask.array.Array`` (people × SNPs, any chunks); blocks are
   computed on the active scheduler, and :attr:`DaskSource.dask` hands the array to code
-  that builds its own task graph (the matrix-free GRM engine).
+  that builds its own task graph (the matrix-free GRM engine); a PLINK fileset becomes
+  one lazily by :func:`~ntkmixed.data.plink_dask.read_plink_dask`.
 
 :class:`StandardizedGenotypes` pairs a source with the training
 :class:`~ntkmixed.data.genotypes.Standardization` and yields standardised blocks of the
@@ -50,6 +51,11 @@ class GenotypeSource:
     n_snps: int
     #: a dask array of the same dosages (rows × SNPs) when the source is backed by one
     dask = None
+
+    def missing_columns(self) -> np.ndarray | None:
+        """Which SNP columns hold a missing call, where the source knows without a read
+        (None: unknown, so every block is checked)."""
+        return None
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """float64 dosages of SNP columns ``start:stop`` (NaN for missing calls)."""
@@ -102,6 +108,22 @@ def compact_dosages(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+#: columns per step when people are reordered, and rows per step of a change of layout
+ROW_GATHER_COLUMNS = 64
+LAYOUT_ROWS = 4096
+
+
+def fortran_order(values: np.ndarray) -> np.ndarray:
+    """``values`` in column-major order, copied in row blocks when it is not (3.5× one
+    ``np.asfortranarray`` on int8 codes: each block's transpose stays in cache)."""
+    if values.flags.f_contiguous:
+        return values
+    out = np.empty(values.shape, dtype=values.dtype, order="F")
+    for start in range(0, values.shape[0], LAYOUT_ROWS):
+        out[start : start + LAYOUT_ROWS] = values[start : start + LAYOUT_ROWS]
+    return out
+
+
 def dosages_from_stored(stored: np.ndarray) -> np.ndarray:
     """float64 dosages from :func:`compact_dosages`' output (int8 −1 is missing)."""
     if stored.dtype == np.int8:
@@ -119,8 +141,9 @@ class ArraySource(GenotypeSource):
             raise ValueError(f"dosages must be an n×p matrix; got shape {stored.shape}")
         # column-major: every pass reads SNP blocks, which are then contiguous (a gather of
         # columns from a row-major array cost 4× the block's matrix product)
-        self.values = np.asfortranarray(stored)
+        self.values = fortran_order(stored)
         self.n_samples, self.n_snps = stored.shape
+        self._missing_columns: np.ndarray | None = None
 
     @classmethod
     def from_dosages(cls, values: np.ndarray) -> "ArraySource":
@@ -130,7 +153,51 @@ class ArraySource(GenotypeSource):
         return dosages_from_stored(self.values[:, start:stop])
 
     def rows(self, positions: np.ndarray) -> "ArraySource":
-        return ArraySource(self.values.take(np.asarray(positions, dtype=np.intp), axis=0))
+        positions = np.asarray(positions, dtype=np.intp)
+        if positions.size == self.n_samples and np.array_equal(positions, np.arange(self.n_samples)):
+            return self  # data already in genotype order: no copy (1 GB at 100k × 10k)
+        out = np.empty((positions.size, self.n_snps), dtype=self.values.dtype, order="F")
+        for start in range(0, self.n_snps, ROW_GATHER_COLUMNS):  # contiguous columns: 2× one take
+            stop = min(start + ROW_GATHER_COLUMNS, self.n_snps)
+            out[:, start:stop] = self.values[:, start:stop][positions]
+        return ArraySource(out)
+
+    def missing_columns(self) -> np.ndarray:
+        """Columns with a missing call, found once (one read of the stored codes)."""
+        if self._missing_columns is None:
+            if self.values.dtype == np.int8:
+                self._missing_columns = (self.values < 0).any(axis=0)
+            else:
+                self._missing_columns = np.isnan(self.values).any(axis=0)
+        return self._missing_columns
+
+    def code_statistics(self, scale: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-SNP mean and SD of the called int8 codes from the counts of 0, 1 and 2
+        (what :func:`~ntkmixed.data.genotypes.column_statistics` computes from float64
+        dosages, to round-off, in a fifth of its time at 100 000 × 10 000)."""
+        ones, twos, called = (np.empty(self.n_snps) for _ in range(3))
+        for start in range(0, self.n_snps, ROW_GATHER_COLUMNS):
+            block = self.values[:, start : start + ROW_GATHER_COLUMNS]
+            stop = start + block.shape[1]
+            ones[start:stop] = np.count_nonzero(block == 1, axis=0)
+            twos[start:stop] = np.count_nonzero(block == 2, axis=0)
+            called[start:stop] = np.count_nonzero(block >= 0, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all-missing columns give NaN
+            means = (ones + 2.0 * twos) / called
+            if scale == "binomial":
+                freq = means / 2.0
+                return means, np.sqrt(2.0 * freq * (1.0 - freq))
+            squares = (called - ones - twos) * means**2 + ones * (1.0 - means) ** 2 + twos * (2.0 - means) ** 2
+            return means, np.sqrt(squares / called)
+
+    def called_counts(self) -> np.ndarray:
+        """Non-missing calls per person, reading only the columns that have a missing one."""
+        missing = np.flatnonzero(self.missing_columns())
+        counts = np.full(self.n_samples, self.n_snps, dtype=np.int64)
+        for start in range(0, missing.size, ROW_GATHER_COLUMNS):
+            block = self.values[:, missing[start : start + ROW_GATHER_COLUMNS]]
+            counts -= np.count_nonzero(block < 0 if block.dtype == np.int8 else np.isnan(block), axis=1)
+        return counts
 
     def read_columns(self, columns: np.ndarray) -> np.ndarray:
         columns = np.asarray(columns, dtype=np.intp)
@@ -211,6 +278,8 @@ def source_of(genotypes: Any, name: str, where: str):
 def called_counts(source: GenotypeSource, name: str, where: str, check: bool) -> np.ndarray:
     """Non-missing calls per person, in one pass; ``check`` applies the dosage value
     rule to every block (sources whose values were not checked when read)."""
+    if isinstance(source, ArraySource) and not check:
+        return source.called_counts()
     counts = np.zeros(source.n_samples, dtype=np.int64)
     for start, _, values in source.blocks():
         if check:
@@ -223,9 +292,12 @@ def learn_standardization(source: GenotypeSource, snp_names: list[str], scale: s
                           quiet: bool = False) -> Standardization:
     """The training standardisation of ``source``'s people in one pass (per-SNP means
     and SDs as :func:`~ntkmixed.data.genotypes.standardize` computes them)."""
-    means, sds = np.empty(source.n_snps), np.empty(source.n_snps)
-    for start, stop, values in source.blocks():
-        means[start:stop], sds[start:stop] = column_statistics(values, scale)
+    if isinstance(source, ArraySource) and source.values.dtype == np.int8 and scale in ("sample", "binomial"):
+        means, sds = source.code_statistics(scale)
+    else:
+        means, sds = np.empty(source.n_snps), np.empty(source.n_snps)
+        for start, stop, values in source.blocks():
+            means[start:stop], sds[start:stop] = column_statistics(values, scale)
     kept = np.isfinite(sds) & (sds > 1e-12)
     if not kept.any():
         raise NtkmixedError(
@@ -253,13 +325,17 @@ class StandardizedGenotypes:
     def block(self, start: int, stop: int, factor: float = 1.0) -> np.ndarray:
         """Standardised columns ``start:stop`` of the kept SNPs (n × (stop − start)),
         times ``factor``."""
-        raw = self.source.read_columns(self.kept_columns[start:stop])
-        return standardize_block(raw, self._means[start:stop], factor / self._sds[start:stop])
+        columns = self.kept_columns[start:stop]
+        missing = self.source.missing_columns()
+        raw = self.source.read_columns(columns)
+        return standardize_block(raw, self._means[start:stop], factor / self._sds[start:stop],
+                                 may_be_missing=missing is None or bool(missing[columns].any()))
 
-    def bounds(self, min_blocks: int = 1, block_bytes: int = BLOCK_BYTES) -> list[tuple[int, int]]:
+    def bounds(self, min_blocks: int = 1, block_bytes: int | None = None) -> list[tuple[int, int]]:
         """Consecutive column ranges covering the kept SNPs: at least ``min_blocks`` of
-        them (when there are that many SNPs), none over ``block_bytes`` as float64."""
-        width = block_width(self.n_samples, self.n_snps, block_bytes)
+        them (when there are that many SNPs), none over ``block_bytes`` as float64
+        (default ``BLOCK_BYTES``)."""
+        width = block_width(self.n_samples, self.n_snps, block_bytes or BLOCK_BYTES)
         count = min(self.n_snps, max(min_blocks, -(-self.n_snps // width)))
         edges = np.linspace(0, self.n_snps, count + 1).round().astype(int)
         return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
@@ -281,59 +357,22 @@ class StandardizedGenotypes:
             standardize_block, self._means[a:b], factor / self._sds[a:b], dtype=np.float64) for a, b in bounds]
 
 
-def standardize_block(raw: np.ndarray, means: np.ndarray, inverse_sds: np.ndarray) -> np.ndarray:
+def standardize_block(raw: np.ndarray, means: np.ndarray, inverse_sds: np.ndarray,
+                      may_be_missing: bool = True) -> np.ndarray:
     """(g − mean) · (1/sd) per column, 0 for a missing call, from int8 codes (−1 missing)
-    or float dosages (NaN missing): the same arithmetic for every source."""
+    or float dosages (NaN missing): the same arithmetic for every source.
+    ``may_be_missing=False`` (the source knows these columns are complete) skips the
+    search for missing int8 codes."""
     if raw.dtype == np.int8:
-        z = raw.astype(np.float64)
-        z -= means
+        z = np.empty(raw.shape, order="F" if raw.flags.f_contiguous else "C")
+        np.subtract(raw, means, out=z)  # the int8 → float64 cast inside the ufunc: no temporary
         z *= inverse_sds
-        missing = raw < 0  # a pass over one byte per call; the write only where there are any
-        if missing.any():
-            z[missing] = 0.0
+        if may_be_missing:
+            missing = raw < 0  # a pass over one byte per call; the write only where there are any
+            if missing.any():
+                z[missing] = 0.0
         return z
     z = np.asarray(raw, dtype=np.float64) - means
     z *= inverse_sds
     z[np.isnan(z)] = 0.0
     return z
-
-
-def read_plink_dask(prefix: Any, snps_per_chunk: int | None = None):
-    """A PLINK fileset as a dask array (people × SNPs, float64, NaN missing), read lazily.
-
-    Each chunk of SNPs is one task that opens the .bed itself, so on a multi-machine dask
-    cluster every worker reads its own columns from a shared file system; nothing is
-    read here. Pass the array as ``genotypes`` (rows follow the .fam; align data by
-    position or give a DataFrame of IDs) to fit with the matrix-free engine on the
-    active dask scheduler.
-
-    Parameters
-    ----------
-    prefix : str, path or Genotypes
-        The fileset (``prefix.bed/.bim/.fam``) or an opened (possibly subset) view.
-    snps_per_chunk : int, optional
-        SNP columns per task (default: about 64 MB of float64 per chunk).
-
-    Returns
-    -------
-    dask.array.Array
-        n × p dosages of the A1 allele.
-    """
-    import dask
-    import dask.array as da
-
-    from .plink import Genotypes, read_plink
-
-    genotypes = prefix if isinstance(prefix, Genotypes) else read_plink(prefix)
-    n, p = genotypes.shape
-    width = snps_per_chunk or block_width(n, p)
-    chunks = []
-    for start in range(0, p, width):
-        stop = min(start + width, p)
-        task = dask.delayed(_read_plink_columns, pure=True)(genotypes, start, stop)
-        chunks.append(da.from_delayed(task, shape=(n, stop - start), dtype=np.float64))
-    return da.concatenate(chunks, axis=1)
-
-
-def _read_plink_columns(genotypes, start: int, stop: int) -> np.ndarray:
-    return genotypes.read(snps=np.arange(start, stop))

@@ -44,7 +44,8 @@ def nystrom_factor(operator: KernelOperator, rank: int, seed: int) -> np.ndarray
     B = scipy.linalg.solve_triangular(upper, Y_shifted.T, trans="T", lower=False).T  # Y_ν C⁻¹
     U, sigma, _ = np.linalg.svd(B, full_matrices=False)
     eigenvalues = np.maximum(sigma**2 - shift, 0.0)
-    keep = eigenvalues > 0
+    # eigenvalues at round-off level are directions of the sketch's null space, not of K
+    keep = eigenvalues > eigenvalues.max(initial=0.0) * n * np.finfo(float).eps
     return U[:, keep] * np.sqrt(eigenvalues[keep])
 
 

@@ -33,7 +33,7 @@ import logging
 
 import numpy as np
 
-from .block_factor import JACKKNIFE_BLOCKS, BlockFactorOperator, joint_block_pass
+from .block_factor import JACKKNIFE_BLOCKS, BlockFactorOperator, add_products, joint_block_pass, transpose_product
 from .minque import solve_nonnegative, variance_floor
 from .variance_fit import VarianceFit
 
@@ -90,24 +90,32 @@ def rhe_minque0(problem, *, constrain: bool = True, tol: float = 1e-8, max_iter:
     return VarianceFit(theta, cov, "minque0", True, 1, 0.0, boundary, constrain, float("nan"))
 
 
-def _rhe_block(j, Fs, R, Q, B):
-    """Pass 1 of RHE on block j: K_ij R for every kernel, and the block's shares."""
-    G = [F.T @ R for F in Fs]
-    T = [F @ g for F, g in zip(Fs, G)]
-    MT = [Tb[:, :B] - Q @ (Q.T @ Tb[:, :B]) if Q.shape[1] else Tb[:, :B] for Tb in T]
-    cross = np.array([[np.einsum("ij,ij->j", Ti[:, :B], MTl) for MTl in MT] for Ti in T])
-    small = {"a": [float(g[:, B] @ g[:, B]) for g in G], "t": [float(np.einsum("ij,ij->", F, F)) for F in Fs],
+def _rhe_block(j, Fs, R, Q, B, out=None):
+    """Pass 1 of RHE on block j: K_ij R for every kernel (added into ``out``), and the
+    block's shares. The jackknife's self term cross[i, l, b] = (K_ij M z_b)ᵀ M (K_lj M z_b)
+    comes from the w×w Gram matrices F_iᵀ M F_l (R's last columns are Q, so F_iᵀQ is
+    known), not from n-row products."""
+    k = Q.shape[1]
+    G = [transpose_product(F, R) for F in Fs]
+    total = add_products(out, [(F, g) for F, g in zip(Fs, G)], Fs[0].shape[0])
+    grams = [[transpose_product(Fi, Fl) for Fl in Fs] for Fi in Fs]
+    cross = np.empty((len(Fs), len(Fs), B))
+    for i, gi in enumerate(G):
+        for l, gl in enumerate(G):
+            projected = grams[i][l] - gi[:, B + 1 :] @ gl[:, B + 1 :].T if k else grams[i][l]
+            cross[i, l] = np.einsum("wb,wb->b", gi[:, :B], projected @ gl[:, :B])
+    small = {"a": [float(g[:, B] @ g[:, B]) for g in G], "t": [float(np.trace(grams[i][i])) for i in range(len(Fs))],
              "e": [float(np.sum(g[:, B + 1 :] ** 2)) for g in G], "cross": cross, "G": [g[:, :B] for g in G]}
-    return np.concatenate(T, axis=1), small
+    return total, small
 
 
-def _rhe_jackknife_block(j, Fs, MT_all, G_blocks):
+def _rhe_jackknife_block(j, Fs, MT_all, G_blocks, out=None):
     """Pass 2 on block j: d[i, l, b] = (K_ij M z_b)ᵀ M (K_l M z_b) for every kernel pair."""
     c = len(Fs)
     B = MT_all.shape[1] // c
     out = np.empty((c, c, B))
     for i, F in enumerate(Fs):
-        H = F.T @ MT_all
+        H = transpose_product(F, MT_all)
         for l in range(c):
             out[i, l] = np.einsum("ij,ij->j", G_blocks[j][i], H[:, l * B : (l + 1) * B])
     return None, out

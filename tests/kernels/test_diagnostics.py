@@ -142,7 +142,7 @@ def test_a_streamed_factor_is_never_formed():
 
     rng = np.random.default_rng(2)
     F = rng.normal(size=(40, 12)) / np.sqrt(12)
-    operator = BlockFactorOperator(40, 12, lambda a, b: F[:, a:b], lambda m: [(0, 6), (6, 12)],
+    operator = BlockFactorOperator(40, 12, lambda a, b: F[:, a:b], lambda m, block_bytes=None: [(0, 6), (6, 12)],
                                    np.einsum("ij,ij->i", F, F))
     d = nm.kernels.diagnose(operator)
     assert operator._materialised is None  # F was never formed
