@@ -13,8 +13,8 @@ one machine; the two orders agree to round-off.
 
 Block products go through torch's BLAS (:func:`transpose_product`,
 :func:`add_products`): on this project's 2-core machine it ran the tall-and-thin products
-of a pass 1.1–2× faster than NumPy's, and products in place avoid one n-row temporary
-per block.
+of a pass 1.3–2.5× faster than NumPy's OpenBLAS (n = 100 000, 4–74 columns), and products
+in place avoid one n-row temporary per block.
 
 The engines ask only for what they need: ``matmul`` (one pass), ``diagonal`` (known from
 training), ``mean_entry`` (one pass, cached), ``factor_width`` (free) and, for the

@@ -73,7 +73,9 @@ def test_old_archive_loads_and_predicts_like_a_fresh_fit(example, name):
             return
         predicted_old, predicted_new = old.predict(new, genotypes=G_new), fresh.predict(new, genotypes=G_new)
     else:
-        assert old.lambda_ == fresh.lambda_
+        # the same grid point: the grid scales with the kernel, and SNP statistics from int8
+        # code counts move it at round-off
+        assert old.lambda_ == pytest.approx(fresh.lambda_, rel=1e-12)
         np.testing.assert_allclose(old.cv_results.to_numpy(), fresh.cv_results.to_numpy(), rtol=rtol)
         predicted_old, predicted_new = old.predict(new, genotypes=G_new), fresh.predict(new, genotypes=G_new)
     assert predicted_old.index.equals(new.index)

@@ -143,10 +143,11 @@ class MatrixFreeProblem:
         return out
 
     def sketches(self) -> list[np.ndarray]:
-        """One Nyström factor L_k (K_k ≈ L_k L_kᵀ, columns by decreasing eigenvalue) per
-        kernel, of rank max(DEFLATION_RANK, preconditioner rank), drawn once: the deflation
-        takes its leading columns, the CG preconditioner all of it (one pass per kernel
-        for both)."""
+        """One Nyström factor L_k (K_k ≈ L_k L_kᵀ) per kernel, drawn once: a randomised
+        sketch of rank max(DEFLATION_RANK, preconditioner rank), columns by decreasing
+        eigenvalue, or the operator's own ``preconditioner_factor()``. The deflation takes
+        the leading columns, the CG preconditioner the first ``preconditioner_rank`` of a
+        sketch or all of an operator's own factor (one pass per kernel for both)."""
         if self._factors is None:
             rank = max(DEFLATION_RANK, self.preconditioner_rank)
             self._factors = [nystrom_factor(op, rank, self.seed + 1 + i) for i, op in enumerate(self.operators)]
@@ -155,7 +156,10 @@ class MatrixFreeProblem:
     def preconditioner(self, weights: np.ndarray):
         if self.preconditioner_rank <= 0:
             return None
-        return LowRankPreconditioner([L[:, : self.preconditioner_rank] for L in self.sketches()], weights)
+        # an operator's own factor (a Nyström kernel's landmarks) is used whole, as drawn
+        factors = [L if hasattr(op, "preconditioner_factor") else L[:, : self.preconditioner_rank]
+                   for op, L in zip(self.operators, self.sketches())]
+        return LowRankPreconditioner(factors, weights)
 
     def solve(self, weights: np.ndarray, B: np.ndarray, label: str, tol: float | None = None) -> np.ndarray:
         """V⁻¹ B by preconditioned CG, warm-started from the last solve with this label."""
