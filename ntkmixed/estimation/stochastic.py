@@ -95,14 +95,13 @@ def _rhe_block(j, Fs, R, Q, B, out=None):
     block's shares. The jackknife's self term cross[i, l, b] = (K_ij M z_b)ᵀ M (K_lj M z_b)
     comes from the w×w Gram matrices F_iᵀ M F_l (R's last columns are Q, so F_iᵀQ is
     known), not from n-row products."""
-    k = Q.shape[1]
     G = [transpose_product(F, R) for F in Fs]
     total = add_products(out, [(F, g) for F, g in zip(Fs, G)], Fs[0].shape[0])
     grams = [[transpose_product(Fi, Fl) for Fl in Fs] for Fi in Fs]
     cross = np.empty((len(Fs), len(Fs), B))
     for i, gi in enumerate(G):
         for l, gl in enumerate(G):
-            projected = grams[i][l] - gi[:, B + 1 :] @ gl[:, B + 1 :].T if k else grams[i][l]
+            projected = grams[i][l] - gi[:, B + 1 :] @ gl[:, B + 1 :].T  # F_iᵀ M F_l (zero columns: no Q)
             cross[i, l] = np.einsum("wb,wb->b", gi[:, :B], projected @ gl[:, :B])
     small = {"a": [float(g[:, B] @ g[:, B]) for g in G], "t": [float(np.trace(grams[i][i])) for i in range(len(Fs))],
              "e": [float(np.sum(g[:, B + 1 :] ** 2)) for g in G], "cross": cross, "G": [g[:, :B] for g in G]}
@@ -113,12 +112,12 @@ def _rhe_jackknife_block(j, Fs, MT_all, G_blocks, out=None):
     """Pass 2 on block j: d[i, l, b] = (K_ij M z_b)ᵀ M (K_l M z_b) for every kernel pair."""
     c = len(Fs)
     B = MT_all.shape[1] // c
-    out = np.empty((c, c, B))
+    d = np.empty((c, c, B))
     for i, F in enumerate(Fs):
         H = transpose_product(F, MT_all)
         for l in range(c):
-            out[i, l] = np.einsum("ij,ij->j", G_blocks[j][i], H[:, l * B : (l + 1) * B])
-    return None, out
+            d[i, l] = np.einsum("ij,ij->j", G_blocks[j][i], H[:, l * B : (l + 1) * B])
+    return None, d
 
 
 def _minque0_equations(S_kernels, q_kernels, traces, traces_q, q_residual, dof):

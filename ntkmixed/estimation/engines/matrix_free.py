@@ -110,9 +110,9 @@ class MatrixFreeProblem:
     @property
     def trace_columns(self) -> np.ndarray:
         """[Π⊥Z, D]: D (n × ≤ DEFLATION_RANK, orthonormal) spans the top eigenvectors of the
-        kernels (the leading columns of their :meth:`sketches`) with the fixed effects projected out — the range
-        of M K M where K has low rank —, Π⊥ = I − DDᵀ, Z the probes. For any C,
-        tr C = Σ_d dᵀCd + E[(Π⊥z)ᵀ C (Π⊥z)]: exact on D, Hutchinson elsewhere
+        kernels (the leading columns of their :meth:`sketches`) with the fixed effects
+        projected out — the range of M K M where K has low rank —, Π⊥ = I − DDᵀ, Z the
+        probes. For any C, tr C = Σ_d dᵀCd + E[(Π⊥z)ᵀ C (Π⊥z)]: exact on D, Hutchinson elsewhere
         (:meth:`per_probe` turns values per column into estimates per probe)."""
         if self._trace_columns is None:
             leading = [L[:, :DEFLATION_RANK] for L in self.sketches()]
