@@ -219,7 +219,8 @@ def joint_block_pass(operators: Sequence[BlockFactorOperator], fn: Callable[...,
 
 
 def _times_block(V: np.ndarray):
-    columns = V if V.ndim == 2 else V[:, None]
+    # float64 and writable once per pass, so that no block copies V for torch
+    columns = np.require(V if V.ndim == 2 else V[:, None], dtype=np.float64, requirements="W")
 
     def fn(j: int, F: np.ndarray, out: np.ndarray | None = None):
         return add_products(out, [(F, transpose_product(F, columns))], F.shape[0]), None
@@ -227,6 +228,8 @@ def _times_block(V: np.ndarray):
 
 
 def _transpose_block(V: np.ndarray):
+    V = np.require(V, dtype=np.float64, requirements="W")
+
     def fn(j: int, F: np.ndarray, out: np.ndarray | None = None):
         return None, transpose_product(F, V)
     return fn

@@ -80,8 +80,7 @@ class GRM(Kernel):
             return [block * rows for block in blocks]
 
         return BlockFactorOperator(
-            streamed.n_samples, streamed.n_snps, read_block,
-            streamed.bounds,
+            streamed.n_samples, streamed.n_snps, read_block, streamed.bounds,
             normalization.apply_diagonal(raw_diagonal), dask_blocks if streamed.source.dask is not None else None,
             progress=self.progress, label=self.component_name)
 
