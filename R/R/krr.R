@@ -21,7 +21,13 @@
 #'   dropped).
 #' @param scoring \code{"mse"} (held-out mean squared error, minimised) or
 #'   \code{"cor"} (held-out correlation, maximised).
-#' @param seed Seed of the fold assignment.
+#' @param seed Seed of the fold assignment (and of the matrix-free engine's
+#'   Nystrom sketch).
+#' @param engine \code{"auto"} (default), \code{"exact"} (from a low-rank
+#'   factor or the n x n kernel) or \code{"matrix-free"} (the kernel used through
+#'   products only, every fold at every \eqn{\lambda} by preconditioned conjugate
+#'   gradients; k folds only). \code{"auto"} is exact unless its arrays would
+#'   not fit in memory.
 #' @return An object of class \code{"ntkmixed_krr"} with methods \code{print},
 #'   \code{summary}, \code{coef}, \code{fitted}, \code{residuals}, \code{nobs},
 #'   \code{predict} and \code{plot} (the cross-validation curve); the chosen
@@ -38,7 +44,7 @@
 #' r$lambda
 #' @export
 krr <- function(formula, data, genotypes = NULL, kernel = NTK(), lambdas = NULL, cv = 5L,
-                scoring = "mse", seed = 0L, progress = NULL) {
+                scoring = "mse", seed = 0L, progress = NULL, engine = "auto") {
   call <- sys.call()
   where <- "krr"
   formula_text <- formula_to_text(formula, data, where)
@@ -62,6 +68,7 @@ krr <- function(formula, data, genotypes = NULL, kernel = NTK(), lambdas = NULL,
     scoring = as_string(scoring, "scoring", where),
     seed = as_count(seed, "seed", where),
     progress = as_flag(progress, "progress", where, allow_null = TRUE),
+    engine = as_string(engine, "engine", where),
     where = call
   )
   new_krr_fit(results, call = call, formula = formula, kernel = kernels[[1]])
@@ -83,7 +90,7 @@ cv_to_py <- function(cv) {
 
 krr_attributes <- c(
   "lambda_", "lambdas", "cv_results", "at_grid_edge", "params", "dual_coef", "fitted", "resid",
-  "nobs", "n_dropped", "dropped", "scoring", "cv", "seed"
+  "nobs", "n_dropped", "dropped", "scoring", "cv", "seed", "engine", "engine_info"
 )
 
 new_krr_fit <- function(results, call, formula, kernel) {

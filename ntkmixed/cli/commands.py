@@ -82,7 +82,7 @@ def run_krr(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     check_kernel_memory(kernel, len(inputs.data), inputs.genotypes.n_snps, args)
     log.info(f"Kernel ridge regression {inputs.formula} with {kernel!r}, λ by {args.cv}-fold CV ...")
     result = krr(inputs.formula, inputs.data, inputs.genotypes, kernel=kernel, lambdas=lambdas, cv=args.cv,
-                 scoring=args.scoring, seed=args.seed)
+                 scoring=args.scoring, seed=args.seed, engine=args.engine)
     summary = str(result.summary())
     print(summary, flush=True)
     log.lines.extend(summary.splitlines())
@@ -95,6 +95,7 @@ def run_krr(args: argparse.Namespace, argv: list[str], log: Log) -> None:
     document = common_json(args, argv, inputs, kernel, "krr")
     document.update({
         "lambda": result.lambda_, "cv": args.cv, "scoring": args.scoring, "seed": args.seed,
+        "engine": result.engine, "engine_info": result.engine_info,
         "cv_results": json.loads(cv_results.to_json(orient="split")),
         "fixed_effects": {str(k): v for k, v in params.items()},
         "model_file": os.path.basename(outputs.path("model.npz")),

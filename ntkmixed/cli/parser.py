@@ -6,6 +6,7 @@ import argparse
 
 from .._version import __version__
 from ..estimation.engines import engine_names
+from ..models.krr import KRR_ENGINES
 from .errors import UsageError
 
 KERNELS = ("grm", "ntk", "ntk-inf", "nngp")
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     krr.add_argument("--lambdas", metavar="L1,L2,…", help="ridge parameters to try (default: the krr grid)")
     krr.add_argument("--cv", type=_at_least_two, default=5, help="number of CV folds (default 5)")
     krr.add_argument("--scoring", default="mse", help="CV score (default mse)")
+    krr.add_argument("--engine", choices=KRR_ENGINES, default="auto",
+                     help="exact (a factor or the n×n kernel) or matrix-free (CG, products only; default auto)")
 
     predict = commands.add_parser("predict", parents=[common], help="predict new people from a saved model")
     predict.add_argument("--model", required=True, metavar="FILE", help="OUT.json or OUT.model.npz from fit or krr")

@@ -17,7 +17,7 @@ import pandas as pd
 from .._runtime import progress_context
 from .._validation import Boolean, Options, check, check_seed, shown, validate_params
 from ..data.design import Design
-from ..estimation.ridge import SCORINGS, check_fold_designs, check_folds, cross_validate, default_lambdas, make_folds
+from ..estimation.ridge import SCORINGS, auto_cv_engine, check_fold_designs, check_folds, cross_validate, default_lambdas, make_folds
 from ..exceptions import BoundaryWarning, NtkmixedError, warn
 from ..kernels.base import Kernel
 from ..kernels.ntk import NTK
@@ -27,9 +27,11 @@ from .krr_results import KRRResults
 from .scaling import Scaling
 
 Scoring = Literal["mse", "cor"]
+#: how the folds are solved: exact (factor or n×n algebra) or by conjugate gradients
+KRR_ENGINES = ("auto", "exact", "matrix-free")
 
 
-@validate_params("krr", scoring=Options(SCORINGS), progress=[Boolean(), None])
+@validate_params("krr", scoring=Options(SCORINGS), progress=[Boolean(), None], engine=Options(KRR_ENGINES))
 def krr(
     formula: str,
     data: Any,
@@ -40,6 +42,7 @@ def krr(
     scoring: Scoring = "mse",
     seed: int = 0,
     progress: bool | None = None,
+    engine: str = "auto",
 ) -> KRRResults:
     """Kernel ridge regression with unpenalised fixed effects and a cross-validated ridge::
 
@@ -72,12 +75,23 @@ def krr(
         Held-out mean squared error (minimised) or Pearson correlation (maximised), each
         averaged over folds.
     seed : int
-        Seed of the fold assignment (``numpy.random.default_rng``), in [0, 2**63 − 1].
+        Seed of the fold assignment (``numpy.random.default_rng``) and of the matrix-free
+        engine's Nyström sketch, in [0, 2**63 − 1].
         Folds are drawn over the people ordered by sample ID, not by row: permuting the
         rows of ``data`` leaves the folds (and the chosen λ) unchanged; relabelling the
         people changes them unless it keeps the IDs' order.
     progress : bool, optional
         Progress bars for the kernel build and the folds (default: only on a terminal).
+    engine : {"auto", "exact", "matrix-free"}
+        ``"exact"``: from a low-rank factor when the kernel is one (a ``Nystrom`` or
+        ``PrecomputedFactor`` kernel, a GRM on fewer SNPs than people), else from the n×n
+        kernel (one eigendecomposition or a band reduction per fold). ``"matrix-free"``:
+        the kernel is used through products K·V only (a GRM streamed from PLINK, an
+        analytic NTK evaluated tile by tile; no n×n matrix): every fold at every λ by
+        preconditioned conjugate gradients in one stacked solve, to relative residual
+        1e-6, reported in ``res.engine_info``; k-fold or explicit folds only. ``"auto"``
+        (default) is exact unless the n×n matrices would need more than half the
+        available memory and the kernel has no factor.
 
     Returns
     -------
@@ -87,31 +101,36 @@ def krr(
     """
     seed = check_seed(seed, "seed", "krr")
     prepared = prepare(formula, data, genotypes, _single_kernel(kernel), "krr", progress, n_parameters_extra=1)
-    return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress)
+    return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress,
+                           engine)
 
 
 def krr_on(prepared: KernelData, lambdas: Any = None, cv: int | str | Any = 5, scoring: Scoring = "mse",
-           seed: int = 0, progress: bool | None = None) -> KRRResults:
+           seed: int = 0, progress: bool | None = None, engine: str = "auto") -> KRRResults:
     """:func:`krr` on an already prepared design and kernel (for example the one an LMM
     was fitted on: the kernel is not rebuilt and its eigendecomposition is reused)."""
     scoring = check(scoring, "scoring", "krr", Options(SCORINGS))
+    engine = check(engine, "engine", "krr", Options(KRR_ENGINES))
     seed = check_seed(seed, "seed", "krr")
     _single_kernel([t.kernel for t in prepared.trained_kernels])
-    return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress)
+    return _cross_validate(prepared.design, prepared.trained_kernels[0], lambdas, cv, scoring, seed, progress,
+                           engine)
 
 
 def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring: str, seed: int,
-                    progress: bool | None) -> KRRResults:
+                    progress: bool | None, engine: str) -> KRRResults:
     operator = trained.operator
     grid = _lambda_grid(lambdas, float(np.mean(operator.diagonal())))
     folds, cv_label = _folds(cv, design, seed)
+    engine = _cv_engine(engine, operator, design.n, folds)
     n_folds = 0 if folds is None else len(folds)
     with progress_context(n_folds, "cross-validation folds", progress if n_folds else False, unit="fold") as bar:
         # y and X scaled by powers of two (models/scaling.py): λ does not depend on units
         scaling = Scaling.of(design.y, design.X)
         outcome = scaling.cross_validation(
             cross_validate(scaling.y(design.y), scaling.X(design.X), operator, grid, folds, scoring,
-                           on_fold_done=bar.update if bar is not None else None), scoring)
+                           on_fold_done=bar.update if bar is not None else None, engine=engine, seed=seed),
+            scoring)
     if grid.size > 1 and outcome.best in (0, grid.size - 1):
         edge = "smallest" if outcome.best == 0 else "largest"
         warn(
@@ -120,7 +139,17 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
             BoundaryWarning,
         )
     return KRRResults(design, trained.detached(), _score_table(outcome), scoring, cv_label, seed, folds, outcome.fit,
-                      outcome.engine)
+                      outcome.engine, outcome.engine_info)
+
+
+def _cv_engine(requested: str, operator, n: int, folds) -> str:
+    """``"exact"`` or ``"matrix-free"`` for the ``engine`` argument (see :func:`krr`)."""
+    if requested == "matrix-free" and folds is None:
+        raise NtkmixedError("The 'cv' parameter of krr cannot be 'loo' with engine='matrix-free' (n solves of "
+                            "size n − 1); use k folds, e.g. cv=10, or engine='exact'.")
+    if requested != "auto":
+        return requested
+    return "exact" if folds is None else auto_cv_engine(operator, n)
 
 
 def _folds(cv, design: Design, seed: int) -> tuple[list | None, str]:

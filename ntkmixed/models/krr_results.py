@@ -44,10 +44,13 @@ class KRRResults(DesignResults):
         The fit at the chosen λ.
     engine : str
         The cross-validation engine used.
+    engine_info : dict, optional
+        What that engine reports (the matrix-free engine's CG tolerance, iterations and
+        largest final residual); empty for the exact engines.
     """
 
     def __init__(self, design: Design, trained_kernel: TrainedKernel, cv_table: pd.DataFrame, scoring: str,
-                 cv: str, seed: int, folds, fit: RidgeFit, engine: str):
+                 cv: str, seed: int, folds, fit: RidgeFit, engine: str, engine_info: dict | None = None):
         self.design = design
         self.trained_kernel = trained_kernel
         self._cv_table = cv_table
@@ -57,6 +60,7 @@ class KRRResults(DesignResults):
         self.folds = folds
         self._fit = fit
         self.engine = engine
+        self.engine_info = dict(engine_info or {})
 
     # --- the choice of λ ----------------------------------------------------------------
     @property
@@ -173,7 +177,7 @@ class KRRResults(DesignResults):
         meta = {
             "kind": "krr", "design": design_meta, "kernels": kernel_entries,
             "krr": {"lambda": self.lambda_, "scoring": self.scoring, "cv": self.cv, "seed": self.seed,
-                    "engine": self.engine, "n_folds": len(self.folds or []),
+                    "engine": self.engine, "engine_info": self.engine_info, "n_folds": len(self.folds or []),
                     "cv_columns": list(self._cv_table.columns)},
         }
         archive.write_archive(path, meta, arrays)
@@ -198,7 +202,8 @@ def load_krr(meta: dict, arrays: dict[str, np.ndarray]) -> KRRResults:
     lam = float(info["lambda"])
     alpha = arrays["dual_coef"]
     fit = RidgeFit(lam, arrays["beta"], alpha, design.y - lam * alpha)
-    return KRRResults(design, trained, table, info["scoring"], info["cv"], info["seed"], folds, fit, info["engine"])
+    return KRRResults(design, trained, table, info["scoring"], info["cv"], info["seed"], folds, fit, info["engine"],
+                      info.get("engine_info"))
 
 
 archive.register_kind("krr", load_krr)

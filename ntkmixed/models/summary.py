@@ -142,6 +142,7 @@ def krr_summary(results) -> Summary:
         ("λ grid", f"{lambdas.size} values from {lambdas[0]:.4g} to {lambdas[-1]:.4g}"),
         ("Chosen λ", f"{results.lambda_:.6g}{' (at the edge of the grid)' if results.at_grid_edge else ''}"),
         ("CV score at λ", f"{best['mean']:.6g} (SE {best['se']:.3g})"),
+        ("Engine", f"{results.engine}{engine_info_text(results.engine_info)}"),
     ]
     cv_table = table[["mean", "se"]].assign(chosen=np.where(lambdas == results.lambda_, "*", ""))
     tables = {"fixed_effects": results.params.to_frame(), "cv_results": cv_table}

@@ -177,6 +177,14 @@ def test_krr_command(study, tmp_path, capsys):
     status, _, stderr = _run(capsys, "predict", "--model", tmp_path / "k.json", "--bfile", study[1],
                              "--covar", study[0] / "covar.txt", "--out", tmp_path / "kp")
     assert status == 0, stderr
+    # the matrix-free engine on the same inputs: the same λ, its CG work in the JSON
+    args = _fit_args(study, tmp_path / "m", "--kernel", "grm", "--lambdas", "0.3,1,3", "--cv", 3,
+                     "--engine", "matrix-free")
+    status, _, stderr = _run(capsys, "krr", *args[1:])
+    assert status == 0, stderr
+    free = json.loads((tmp_path / "m.json").read_text())
+    assert free["engine"] == "matrix-free" and document["engine"] in ("eigen", "band", "factor")
+    assert free["lambda"] == document["lambda"] and 0 < free["engine_info"]["cg_residual_max"] <= 1e-6
 
 
 # --- bad input: one line, exit != 0, nothing written -----------------------------------

@@ -96,3 +96,19 @@ test_that("krr refuses several kernels and bad lambdas", {
   expect_error(krr(y ~ 1, data = sim$data, genotypes = sim$G, lambdas = c(1, NA)),
                "'lambdas' argument of krr must be a numeric vector without NA")
 })
+
+test_that("engine = 'matrix-free' agrees with the exact engine and reports its CG work", {
+  skip_if_no_ntkmixed()
+  sim <- simulate_data(n = 90L, p = 40L, seed = 66L)
+  lambdas <- 10^seq(-1, 1, length.out = 7)
+  exact <- suppressWarnings(krr(y ~ sex, data = sim$data, genotypes = sim$G, kernel = NTK(depth = 2, width = Inf),
+                                cv = 3, lambdas = lambdas, engine = "exact"))
+  free <- suppressWarnings(krr(y ~ sex, data = sim$data, genotypes = sim$G, kernel = NTK(depth = 2, width = Inf),
+                               cv = 3, lambdas = lambdas, engine = "matrix-free"))
+  expect_identical(free$engine, "matrix-free")
+  expect_equal(free$lambda, exact$lambda)
+  expect_equal(free$cv_results$mean, exact$cv_results$mean, tolerance = 1e-5)
+  expect_lte(free$engine_info$cg_residual_max, 1e-6)
+  expect_error(krr(y ~ sex, data = sim$data, genotypes = sim$G, cv = "loo", engine = "matrix-free"),
+               "cannot be 'loo' with engine='matrix-free'")
+})
