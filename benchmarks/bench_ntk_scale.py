@@ -16,7 +16,8 @@ Parts (``--part``), every configuration in a fresh subprocess so that its peak m
   ``RandomFeatures`` (analytic kernel), ``matrix-free`` and ``hodlr`` where asked for.
   Rows: seconds (kernel + fit + prediction of the test people), peak extra memory,
   h² ± SE, trace error, test correlation, and |Δh²|, Δcorrelation against dense.
-* ``krr``: ``ntkmixed.krr`` with 5-fold CV over 30 λ, dense against Nyström.
+* ``krr``: ``ntkmixed.krr`` with 5-fold CV over 30 λ, dense against Nyström and, for
+  the analytic kernel with ``--engines matrix-free``, CG through tiled products.
 * ``hodlr``: HODLR compression and REML against dense for the three structures:
   ranks per level, stored fraction of n², probe error, seconds, |Δh²|.
 * ``curve``: accuracy against m (Nyström) and D (random features) at one n.
@@ -145,8 +146,9 @@ def run(config: dict) -> dict:
         warnings.simplefilter("ignore")
         kernel = kernel_of(config)
         if config["part"] == "krr":
-            res = nm.krr("y ~ sex", train, G.loc[train.index], kernel=kernel, cv=5, seed=0)
-            out.update(lam=res.lambda_, cv_engine=res.engine)
+            res = nm.krr("y ~ sex", train, G.loc[train.index], kernel=kernel, cv=5, seed=0,
+                         engine=config.get("engine", "auto"))
+            out.update(lam=res.lambda_, cv_engine=res.engine, engine_info=res.engine_info)
         else:
             model = nm.KernelLMM.from_formula("y ~ sex", train, G.loc[train.index], kernel=kernel)
             out["kernel_s"] = time.perf_counter() - start
@@ -192,12 +194,13 @@ def configs(args) -> list[dict]:
                         out.append(dict(base, approx="nystrom", m=m if m == "auto" else int(m), diagonal="exact"))
                     if args.part == "lmm" and "2000" in args.landmarks:
                         out.append(dict(base, approx="nystrom", m=2000, diagonal="none"))
-                    if args.part == "lmm" and kernel == "ntk-inf":
+                    if kernel == "ntk-inf":
                         for engine in args.engines:
-                            out.append(dict(base, approx="exact", engine=engine))
+                            if args.part == "lmm" or engine == "matrix-free":
+                                out.append(dict(base, approx="exact", engine=engine))
     elif args.part == "hodlr":
         for n in args.sizes:
-            for structure in ("unrelated", "populations", "families"):
+            for structure in args.structures:
                 for kernel, p in (("grm", args.snps[0]), ("ntk-inf", args.snps[0])):
                     base = {"part": "hodlr", "n": n, "p": p, "structure": structure, "kernel": kernel}
                     out.append(dict(base, engine="dense"))
@@ -224,10 +227,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000])
     parser.add_argument("--snps", type=int, nargs="+", default=[100])
     parser.add_argument("--kernels", nargs="+", default=["ntk-inf"], choices=sorted(KERNELS))
-    parser.add_argument("--landmarks", nargs="+", default=["500", "2000", "5000", "auto"])
-    parser.add_argument("--engines", nargs="*", default=[], help="extra engines for the analytic kernel: matrix-free, hodlr")
+    parser.add_argument("--landmarks", nargs="*", default=["500", "2000", "5000", "auto"])
+    parser.add_argument("--engines", nargs="*", default=[],
+                        help="extra engines for the analytic kernel: matrix-free, hodlr (krr: matrix-free)")
     parser.add_argument("--dense-max", type=int, default=20000)
     parser.add_argument("--hodlr-tol", type=float, default=1e-8)
+    parser.add_argument("--structures", nargs="+", default=["unrelated", "populations", "families"],
+                        choices=["unrelated", "populations", "families"], help="sample structures of the hodlr part")
     parser.add_argument("--timeout", type=float, default=2700.0, help="seconds per configuration")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--dry-run", action="store_true")

@@ -5,9 +5,13 @@ compression) ask for K·V and for blocks K[rows, cols]; this operator computes t
 the genotypes, tile by tile, with torch on the CPU or a GPU (``device="auto"``: CUDA when
 available). K·V visits each tile of the upper triangle once and uses it twice (K is
 symmetric), so a product costs n²/2 kernel entries plus n²·B multiply-adds for B right-
-hand sides — about as much as forming K once, with O(tile² + n B) memory. An engine
-that wants the dense matrix still gets it (formed once, by the kernel's own Gram
-routine, and cached), as from any Gram operator.
+hand sides — about as much as forming K once, with O(tile² + n B) memory. The tiles of
+the first pass are kept, in float64, for the passes after it while they fit in
+``TILE_CACHE_SHARE`` of the memory then available (the upper triangle is half an n×n
+matrix; tiles beyond the budget are recomputed in every pass): an iterative fit makes
+about a hundred passes, and a kept tile costs a matrix product instead of a kernel
+evaluation. An engine that wants the dense matrix still gets it (formed once, by the
+kernel's own Gram routine, and cached), as from any Gram operator.
 
 The analytic NTK, the NNGP, Gaussian and polynomial kernels have torch evaluators; the
 empirical NTK uses its forward/backward features of every training row when they fit
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._runtime import available_memory
 from .normalize import Normalization
 from .operators import GramOperator
 
@@ -26,6 +31,9 @@ CPU_TILE = 2048
 GPU_TILE = 8192
 #: landmarks of the Nyström factor offered to preconditioned solvers (Falkon's idea)
 PRECONDITIONER_LANDMARKS = 1000
+#: share of the memory available at the first pass (the GPU's, on a GPU) that the tiles
+#: kept for later passes may take
+TILE_CACHE_SHARE = 0.4
 
 
 class BlockKernelOperator(GramOperator):
@@ -46,6 +54,10 @@ class BlockKernelOperator(GramOperator):
         self._mean = None
         self._preconditioner = None
         self.passes = 0
+        #: bytes the kept tiles may still take (None: set at the first pass)
+        self.tile_cache_room: int | None = None
+        self._tiles: dict[tuple[int, int], object] = {}
+        self._tile_count = 0
 
     @property
     def evaluator(self):
@@ -77,17 +89,37 @@ class BlockKernelOperator(GramOperator):
         W = torch.as_tensor(block, dtype=evaluator.dtype, device=evaluator.device)
         out = torch.zeros_like(W)
         edges = list(range(0, self.n, self.tile)) + [self.n]
+        if self.tile_cache_room is None:
+            self.tile_cache_room = _cache_budget(evaluator.device)
+        self._tile_count = (len(edges) - 1) * len(edges) // 2
         for i in range(len(edges) - 1):
             r0, r1 = edges[i], edges[i + 1]
             for j in range(i, len(edges) - 1):
                 c0, c1 = edges[j], edges[j + 1]
-                tile = evaluator.block(r0, r1, c0, c1)
+                tile = self._tile_at(i, j, r0, r1, c0, c1)
                 out[r0:r1] += tile @ W[c0:c1]
                 if j > i:
                     out[c0:c1] += tile.T @ W[r0:r1]
         self.passes += 1
         result = out.to(device="cpu", dtype=torch.float64).numpy() * self._scale_column()
         return result[:, 0] if vector else result
+
+    def _tile_at(self, i: int, j: int, r0: int, r1: int, c0: int, c1: int):
+        """Un-normalised tile (i, j): kept from an earlier pass, or evaluated (and kept
+        while the budget allows)."""
+        tile = self._tiles.get((i, j))
+        if tile is None:
+            tile = self.evaluator.block(r0, r1, c0, c1)
+            size = tile.numel() * tile.element_size()
+            if size <= self.tile_cache_room:
+                self._tiles[(i, j)] = tile
+                self.tile_cache_room -= size
+        return tile
+
+    @property
+    def tile_cache_fraction(self) -> float:
+        """Share of the upper triangle's tiles kept for later passes (0 before a pass)."""
+        return len(self._tiles) / self._tile_count if self._tile_count else 0.0
 
     def block(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Normalised K[r0:r1, c0:c1] (a view of the dense matrix once it is formed)."""
@@ -145,3 +177,14 @@ class BlockKernelOperator(GramOperator):
     def _scale_column(self):
         scale = self._row_scale
         return scale[:, None] if np.ndim(scale) else scale
+
+
+def _cache_budget(device) -> int:
+    """Bytes the kept tiles may take on ``device`` (see ``TILE_CACHE_SHARE``)."""
+    if device.type == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(TILE_CACHE_SHARE * free)
+    available = available_memory()
+    return int(TILE_CACHE_SHARE * available) if available is not None else 0

@@ -56,6 +56,27 @@ def test_products_and_blocks_equal_the_dense_kernel(data, name):
     np.testing.assert_allclose(operator.diagonal(), np.diag(K), rtol=1e-13)
 
 
+@pytest.mark.parametrize("budget_tiles", [None, 0, 5])
+def test_tiles_kept_for_later_passes_give_the_same_products(data, budget_tiles):
+    """The first pass keeps its tiles while the budget allows (all of them here by
+    default, none at a zero budget, five of the 28 with room for five); later passes use
+    them instead of evaluating the kernel, and every pass gives the same K V bit for bit."""
+    operator = _operator(nm.NTK(depth=3, width=None), data)  # 7 × 7 tiles of 37 rows: 28 in the triangle
+    if budget_tiles is not None:
+        operator.tile_cache_room = budget_tiles * 37 * 37 * 8
+    evaluated = []
+    evaluate = operator.evaluator.block
+    operator.evaluator.block = lambda *edges: evaluated.append(edges) or evaluate(*edges)
+    V = np.random.default_rng(3).standard_normal((operator.n, 3))
+    first, second = operator.matmul(V), operator.matmul(V)
+    np.testing.assert_array_equal(second, first)
+    kept = {None: 28, 0: 0, 5: 5}[budget_tiles]
+    assert len(evaluated) == 28 + (28 - kept)
+    assert operator.tile_cache_fraction == pytest.approx(kept / 28)
+    K = operator.dense()
+    np.testing.assert_allclose(second, K @ V, rtol=0, atol=1e-12 * np.abs(K @ V).max())
+
+
 def test_a_kernel_without_a_torch_evaluator_uses_its_own_gram_block_by_block(data, monkeypatch):
     monkeypatch.setattr(_block_torch, "make_evaluator",
                         lambda kernel, Z, device="auto", dtype="float64": _block_torch.GramEvaluator(kernel, Z))

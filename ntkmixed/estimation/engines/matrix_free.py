@@ -204,6 +204,9 @@ class MatrixFreeProblem:
                 "cg_iterations_max": int(max(iterations, default=0)),
                 "cg_residual_max": float(max((r for _, _, r in self.cg_log), default=0.0)),
                 "genotype_passes": int(passes)}
+        kept = [op.tile_cache_fraction for op in self.operators if hasattr(op, "tile_cache_fraction")]
+        if kept:  # a kernel evaluated tile by tile keeps tiles for later passes while they fit
+            info["kernel_tiles_kept"] = float(min(kept))
         info.update(self.info)
         return info
 

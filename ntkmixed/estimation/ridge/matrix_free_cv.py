@@ -117,6 +117,8 @@ def matrix_free_cv_predictions(
             "cg_residual_max": residual_max, "preconditioner_rank": int(sketch.shape[1])}
     if passes_before is not None:
         info["kernel_passes"] = int(kernel.passes - passes_before)
+    if hasattr(kernel, "tile_cache_fraction"):
+        info["kernel_tiles_kept"] = float(kernel.tile_cache_fraction)
     return predictions, info
 
 
