@@ -24,6 +24,9 @@ from ..estimation.operators import KernelOperator
 from .normalize import Normalization
 from .operators import GramOperator
 
+#: bytes of one block of K(new, train) in prediction (a kernel's temporaries are a few more)
+CROSS_BLOCK_BYTES = 64 * 2**20
+
 NORMALIZATIONS = ("mean-diag", "unit-diag", "none")
 
 
@@ -270,7 +273,15 @@ class Kernel:
         numpy.ndarray
             n_new × m.
         """
-        return self.normalized_cross(new, train, normalization) @ vectors
+        # in blocks of new people, so that a block of K(new, train) and the kernel's
+        # temporaries stay small however many people are predicted
+        rows = max(1, CROSS_BLOCK_BYTES // (8 * max(len(train.ids), 1)))
+        if not new.Z_is_formed or len(new.ids) <= rows:
+            return self.normalized_cross(new, train, normalization) @ vectors
+        return np.concatenate([
+            self.normalized_cross(Samples(new.ids[start : start + rows], new.Z[start : start + rows]), train,
+                                  normalization) @ vectors
+            for start in range(0, len(new.ids), rows)])
 
     # --- identity ------------------------------------------------------------------
     @property

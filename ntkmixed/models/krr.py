@@ -18,7 +18,7 @@ from .._runtime import progress_context
 from .._validation import Boolean, Options, check, check_seed, shown, validate_params
 from ..data.design import Design
 from ..estimation.ridge import SCORINGS, auto_cv_engine, check_fold_designs, check_folds, cross_validate, default_lambdas, make_folds
-from ..exceptions import BoundaryWarning, NtkmixedError, warn
+from ..exceptions import BoundaryWarning, ConvergenceWarning, NtkmixedError, warn
 from ..kernels.base import Kernel
 from ..kernels.ntk import NTK
 from ..kernels.trained import TrainedKernel, as_kernel_list
@@ -131,6 +131,11 @@ def _cross_validate(design: Design, trained: TrainedKernel, lambdas, cv, scoring
             cross_validate(scaling.y(design.y), scaling.X(design.X), operator, grid, folds, scoring,
                            on_fold_done=bar.update if bar is not None else None, engine=engine, seed=seed),
             scoring)
+    info = outcome.engine_info
+    if info and max(info["cg_residual_max"], info["refit_cg_residual"]) > info["cg_tol"]:
+        warn(f"Conjugate gradients stopped before the tolerance {info['cg_tol']:g}: largest relative residual "
+             f"{max(info['cg_residual_max'], info['refit_cg_residual']):.3g}. The scores may be inexact; see "
+             "res.engine_info.", ConvergenceWarning)
     if grid.size > 1 and outcome.best in (0, grid.size - 1):
         edge = "smallest" if outcome.best == 0 else "largest"
         warn(

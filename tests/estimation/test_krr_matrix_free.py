@@ -15,7 +15,7 @@ from conftest import simulate_lmm
 from ntkmixed.estimation.operators import DenseOperator, FactorOperator
 from ntkmixed.estimation.ridge import crossvalidate, cv_predictions, make_folds
 from ntkmixed.estimation.ridge.matrix_free_cv import matrix_free_cv_predictions
-from ntkmixed.exceptions import NtkmixedError
+from ntkmixed.exceptions import ConvergenceWarning, NtkmixedError
 from ntkmixed.kernels.block_operator import BlockKernelOperator
 
 
@@ -124,3 +124,14 @@ def test_auto_turns_to_cg_only_when_the_exact_arrays_would_not_fit(ntk_split, mo
     # a factor kernel of rank < 0.7 n needs only the factor, which still fits
     assert run(nm.GRM()) == "factor"
     assert crossvalidate.auto_cv_engine(FactorOperator(np.ones((n, 10))), n) == "exact"
+
+
+def test_unconverged_cg_warns(ntk_split, monkeypatch):
+    train, _, G = ntk_split
+    original = crossvalidate.matrix_free_cv_predictions
+    monkeypatch.setattr(crossvalidate, "matrix_free_cv_predictions",
+                        lambda *args, **kwargs: original(*args, cg_max_iter=2, **kwargs))
+    with pytest.warns(ConvergenceWarning, match="stopped before the tolerance 1e-06"):
+        res = nm.krr("y ~ sex", train, G.loc[train.index], kernel=nm.NTK(depth=2, width=None), cv=3,
+                     lambdas=np.geomspace(0.01, 1, 4), engine="matrix-free")
+    assert res.engine_info["cg_residual_max"] > 1e-6

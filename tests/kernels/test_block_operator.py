@@ -109,3 +109,16 @@ def test_the_preconditioner_factor_is_the_nystrom_factor_on_seeded_landmarks(dat
     landmarks = np.sort(np.random.default_rng(0).permutation(operator.n)[:60])
     C = K[:, landmarks]
     np.testing.assert_allclose(L @ L.T, C @ np.linalg.pinv(K[np.ix_(landmarks, landmarks)]) @ C.T, atol=1e-10)
+
+
+def test_prediction_in_blocks_of_new_people_equals_one_block(data, monkeypatch):
+    """K(new, train) α is computed in blocks of new people (so that predicting many people
+    never holds their whole cross kernel); the blocks give the one-block answer."""
+    from ntkmixed.kernels import base
+
+    frame, G = data
+    train, new = frame.iloc[:180], frame.iloc[180:]
+    res = nm.fit("y ~ sex", train, G.loc[train.index], kernel=nm.NTK(depth=3, width=None), method="minque0")
+    whole = res.predict(new, G.loc[new.index])
+    monkeypatch.setattr(base, "CROSS_BLOCK_BYTES", 8 * len(train) * 7)  # 7 new people per block
+    np.testing.assert_allclose(res.predict(new, G.loc[new.index]), whole, rtol=1e-13, atol=1e-13)
