@@ -17,7 +17,8 @@ import pandas as pd
 from .._runtime import progress_context
 from .._validation import Boolean, Options, check, check_seed, shown, validate_params
 from ..data.design import Design
-from ..estimation.ridge import SCORINGS, auto_cv_engine, check_fold_designs, check_folds, cross_validate, default_lambdas, make_folds
+from ..estimation.ridge import (SCORINGS, auto_cv_engine, check_fold_designs, check_folds, cross_validate,
+                                default_lambdas, make_folds)
 from ..exceptions import BoundaryWarning, ConvergenceWarning, NtkmixedError, warn
 from ..kernels.base import Kernel
 from ..kernels.ntk import NTK
@@ -90,8 +91,8 @@ def krr(
         analytic NTK evaluated tile by tile; no n×n matrix): every fold at every λ by
         preconditioned conjugate gradients in one stacked solve, to relative residual
         1e-6, reported in ``res.engine_info``; k-fold or explicit folds only. ``"auto"``
-        (default) is exact unless the n×n matrices would need more than half the
-        available memory and the kernel has no factor.
+        (default) is exact unless its arrays (the factor, or the n×n matrices for a
+        kernel without one) would need more than half the available memory.
 
     Returns
     -------

@@ -14,7 +14,7 @@ from ..._runtime import available_memory
 from ..diagonal_low_rank import DiagonalPlusLowRankOperator
 from ..engines import build_problem
 from ..engines.dense import DenseProblem
-from ..engines.matrix_free import MatrixFreeProblem
+from ..engines.matrix_free import AUTO_MEMORY_SHARE, MatrixFreeProblem
 from ..engines.spectral import SpectralProblem
 from ..operators import KernelOperator
 from .cv import choose_cv_method, cv_predictions, loo_predictions
@@ -81,14 +81,12 @@ def cross_validate(
 
 #: a factor with fewer columns than this share of n is cross-validated from the factor
 FACTOR_SHARE = 0.7
-#: ``auto_cv_engine`` turns to CG when the exact engine's arrays would need more than
-#: this share of the available memory (as the LMM's matrix-free engine does)
-AUTO_MEMORY_SHARE = 0.5
 
 
 def auto_cv_engine(kernel: KernelOperator, n: int) -> str:
     """``"exact"`` unless its arrays — a factor (n × r, and a copy) when the kernel is one of
-    rank < 0.7 n, else n×n matrices (three) — would not fit: then ``"matrix-free"``. A
+    rank < 0.7 n, else n×n matrices (three) — would need more than the LMM matrix-free
+    engine's ``AUTO_MEMORY_SHARE`` of the available memory: then ``"matrix-free"``. A
     kernel already held in memory (formed, or diagonal plus low rank) is always exact."""
     if kernel.is_formed or isinstance(kernel, DiagonalPlusLowRankOperator):
         return "exact"
